@@ -1,0 +1,175 @@
+"""The layers ALBERT is made of: embeddings, one post-LN encoder layer, the MLM head.
+
+Variable shapes follow keras-hub (attention kernels are `(hidden, heads, head_dim)`), so
+checkpoints map one to one, without reshapes, in `albert_demo.presets`.
+"""
+
+import keras
+from keras import ops
+
+PACKAGE = "albert_demo"
+
+
+def kernel_init():
+    return keras.initializers.TruncatedNormal(stddev=0.02)
+
+
+def gelu_approximate(x):
+    """GELU with the tanh approximation (`gelu_new` in transformers)."""
+    return keras.activations.gelu(x, approximate=True)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AlbertEmbeddings(keras.layers.Layer):
+    """Token + position + segment embeddings, LayerNorm, dropout, then E -> H.
+
+    `token_embeddings` is shared with the MLM head, which reads it transposed.
+    """
+
+    def __init__(self, vocabulary_size, embedding_dim, hidden_dim, max_sequence_length,
+                 num_segments=2, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size = vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.hidden_dim = hidden_dim
+        self.max_sequence_length = max_sequence_length
+        self.num_segments = num_segments
+        self.dropout = dropout
+        self.layer_norm = keras.layers.LayerNormalization(epsilon=1e-12, name="layer_norm")
+        self.dropout_layer = keras.layers.Dropout(dropout, name="dropout")
+        self.projection = keras.layers.Dense(hidden_dim, kernel_initializer=kernel_init(),
+                                             name="projection")
+
+    def build(self, input_shape=None):
+        e = self.embedding_dim
+        self.token_embeddings = self.add_weight(
+            shape=(self.vocabulary_size, e), initializer=kernel_init(), name="token_embeddings")
+        self.position_embeddings = self.add_weight(
+            shape=(self.max_sequence_length, e), initializer=kernel_init(),
+            name="position_embeddings")
+        self.segment_embeddings = self.add_weight(
+            shape=(self.num_segments, e), initializer=kernel_init(), name="segment_embeddings")
+        self.layer_norm.build((None, None, e))
+        self.projection.build((None, None, e))
+        self.built = True
+
+    def call(self, token_ids, segment_ids, training=False):
+        seq_len = ops.shape(token_ids)[1]
+        x = ops.take(self.token_embeddings, token_ids, axis=0)
+        x = x + ops.expand_dims(self.position_embeddings[:seq_len], 0)
+        x = x + ops.take(self.segment_embeddings, segment_ids, axis=0)
+        x = self.layer_norm(x)
+        x = self.dropout_layer(x, training=training)
+        return self.projection(x)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(vocabulary_size=self.vocabulary_size, embedding_dim=self.embedding_dim,
+                      hidden_dim=self.hidden_dim, max_sequence_length=self.max_sequence_length,
+                      num_segments=self.num_segments, dropout=self.dropout)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AlbertEncoderLayer(keras.layers.Layer):
+    """One post-LN transformer layer: attention -> add & norm -> FFN -> add & norm.
+
+    `call` returns `(outputs, attention_probs)`; probabilities are `(batch, heads, q, k)`.
+    """
+
+    def __init__(self, hidden_dim, num_heads, intermediate_dim, dropout=0.0,
+                 layer_norm_epsilon=1e-12, **kwargs):
+        super().__init__(**kwargs)
+        if hidden_dim % num_heads:
+            raise ValueError(
+                f"hidden_dim ({hidden_dim}) must be divisible by num_heads ({num_heads}).")
+        self.hidden_dim = hidden_dim
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.head_dim = hidden_dim // num_heads
+        self.attention_layer_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, name="attention_layer_norm")
+        self.ffn_intermediate = keras.layers.Dense(
+            intermediate_dim, activation=gelu_approximate, kernel_initializer=kernel_init(),
+            name="ffn_intermediate")
+        self.ffn_output = keras.layers.Dense(
+            hidden_dim, kernel_initializer=kernel_init(), name="ffn_output")
+        self.ffn_layer_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, name="ffn_layer_norm")
+        self.attention_dropout = keras.layers.Dropout(dropout)
+        self.output_dropout = keras.layers.Dropout(dropout)
+        self.ffn_dropout = keras.layers.Dropout(dropout)
+
+    def build(self, input_shape=None):
+        h, n, d = self.hidden_dim, self.num_heads, self.head_dim
+        for name in ("query", "key", "value"):
+            setattr(self, f"{name}_kernel", self.add_weight(
+                shape=(h, n, d), initializer=kernel_init(), name=f"{name}_kernel"))
+            setattr(self, f"{name}_bias", self.add_weight(
+                shape=(n, d), initializer="zeros", name=f"{name}_bias"))
+        self.output_kernel = self.add_weight(
+            shape=(n, d, h), initializer=kernel_init(), name="output_kernel")
+        self.output_bias = self.add_weight(shape=(h,), initializer="zeros", name="output_bias")
+        self.attention_layer_norm.build((None, None, h))
+        self.ffn_intermediate.build((None, None, h))
+        self.ffn_output.build((None, None, self.intermediate_dim))
+        self.ffn_layer_norm.build((None, None, h))
+        self.built = True
+
+    def call(self, x, attention_bias, training=False):
+        q = ops.einsum("bth,hnd->btnd", x, self.query_kernel) + self.query_bias
+        k = ops.einsum("bsh,hnd->bsnd", x, self.key_kernel) + self.key_bias
+        v = ops.einsum("bsh,hnd->bsnd", x, self.value_kernel) + self.value_bias
+        scores = ops.einsum("btnd,bsnd->bnts", q, k) * (1.0 / self.head_dim**0.5)
+        probs = ops.softmax(scores + attention_bias, axis=-1)
+        context = ops.einsum("bnts,bsnd->btnd",
+                             self.attention_dropout(probs, training=training), v)
+        attended = ops.einsum("btnd,ndh->bth", context, self.output_kernel) + self.output_bias
+        x = self.attention_layer_norm(x + self.output_dropout(attended, training=training))
+        ffn = self.ffn_output(self.ffn_intermediate(x))
+        x = self.ffn_layer_norm(x + self.ffn_dropout(ffn, training=training))
+        return x, probs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(hidden_dim=self.hidden_dim, num_heads=self.num_heads,
+                      intermediate_dim=self.intermediate_dim, dropout=self.dropout,
+                      layer_norm_epsilon=self.layer_norm_epsilon)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AlbertMaskedLMHead(keras.layers.Layer):
+    """Gather masked positions -> Dense(E, gelu) -> LayerNorm -> tied decoder + bias."""
+
+    def __init__(self, vocabulary_size, embedding_dim, layer_norm_epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size = vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.dense = keras.layers.Dense(embedding_dim, activation=gelu_approximate,
+                                        kernel_initializer=kernel_init(), name="dense")
+        self.layer_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon,
+                                                          name="layer_norm")
+
+    def build(self, hidden_shape=None):
+        self.dense.build((None, None, hidden_shape[-1]))
+        self.layer_norm.build((None, None, self.embedding_dim))
+        self.output_bias = self.add_weight(shape=(self.vocabulary_size,), initializer="zeros",
+                                           name="output_bias")
+        self.built = True
+
+    def call(self, sequence_output, mask_positions, token_embeddings):
+        gathered = ops.take_along_axis(
+            sequence_output, ops.expand_dims(ops.cast(mask_positions, "int32"), -1), axis=1)
+        x = self.layer_norm(self.dense(gathered))
+        logits = ops.matmul(x, ops.transpose(ops.cast(token_embeddings, x.dtype)))
+        return logits + self.output_bias
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(vocabulary_size=self.vocabulary_size, embedding_dim=self.embedding_dim,
+                      layer_norm_epsilon=self.layer_norm_epsilon)
+        return config

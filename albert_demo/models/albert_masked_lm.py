@@ -1,0 +1,150 @@
+"""ALBERT for masked language modelling: backbone + tied MLM head + compile defaults."""
+
+import keras
+import numpy as np
+
+from albert_demo.models.albert_layers import PACKAGE, AlbertMaskedLMHead
+from albert_demo.presets.loading import PresetMixin
+
+
+def is_raw_text(x):
+    """True for a string, a list/array of strings, or a tuple of two such batches."""
+    if isinstance(x, str):
+        return True
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "UO" and (x.size == 0 or isinstance(x.flat[0], str))
+    if isinstance(x, tuple) and len(x) == 2 and all(isinstance(p, (list, np.ndarray))
+                                                    for p in x):
+        return all(is_raw_text(p) for p in x)
+    if isinstance(x, list):
+        return bool(x) and all(isinstance(t, (str, np.str_)) for t in x)
+    return False
+
+
+class PreprocessedBatches(keras.utils.PyDataset):
+    """Batches raw strings through the preprocessor, re-masking every epoch."""
+
+    def __init__(self, x, preprocessor, batch_size, shuffle, seed=None):
+        super().__init__()
+        self.pairs = isinstance(x, tuple)
+        self.x = (list(x[0]), list(x[1])) if self.pairs else (
+            [x] if isinstance(x, str) else list(x))
+        self.count = len(self.x[0]) if self.pairs else len(self.x)
+        self.preprocessor = preprocessor
+        self.batch_size = batch_size or 32
+        self.shuffle = shuffle
+        self.rng = np.random.default_rng(seed)
+        self.order = np.arange(self.count)
+        self.on_epoch_end()
+
+    def __len__(self):
+        return -(-self.count // self.batch_size)
+
+    def __getitem__(self, index):
+        ids = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        if self.pairs:
+            batch = ([self.x[0][i] for i in ids], [self.x[1][i] for i in ids])
+        else:
+            batch = [self.x[i] for i in ids]
+        return self.preprocessor(batch)
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            self.rng.shuffle(self.order)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AlbertMaskedLM(PresetMixin, keras.Model):
+    """An end-to-end ALBERT model for masked language modelling.
+
+    With a `preprocessor`, `fit` / `predict` / `evaluate` take raw strings, tokenized and
+    dynamically masked per batch; without one they take the dict
+    `{token_ids, padding_mask, segment_ids, mask_positions}` (+ labels). Outputs logits
+    `(batch, num_masks, vocabulary_size)`.
+
+    Example:
+    ```python
+    features = ["The quick brown fox jumped.", "I forgot my homework."]
+    masked_lm = AlbertMaskedLM.from_preset("albert_tiny_en_uncased")
+    masked_lm.fit(x=features, batch_size=2)
+    masked_lm.backbone.trainable = False   # freeze the encoder; the head still trains
+    ```
+    """
+
+    def __init__(self, backbone, preprocessor=None, head_layer_norm_epsilon=1e-5, **kwargs):
+        kwargs.setdefault("name", "albert_masked_lm")
+        super().__init__(**kwargs)
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.head_layer_norm_epsilon = head_layer_norm_epsilon
+        self.masked_lm_head = AlbertMaskedLMHead(
+            backbone.vocabulary_size, backbone.embedding_dim,
+            layer_norm_epsilon=head_layer_norm_epsilon, name="mlm_head")
+        self.masked_lm_head.build((None, None, backbone.hidden_dim))
+        self.built = True
+        # True when the head's weights came from a checkpoint (not random).
+        self.has_pretrained_head = False
+        self.compile()
+
+    def call(self, inputs, training=False, return_attention=False):
+        outputs = self.backbone(inputs, training=training, return_attention=return_attention)
+        logits = self.masked_lm_head(outputs["sequence_output"], inputs["mask_positions"],
+                                     self.backbone.token_embedding)
+        if return_attention:
+            return {"logits": logits, "attention_probs": outputs["attention_probs"]}
+        return logits
+
+    def compile(self, optimizer="auto", loss="auto", *, weighted_metrics="auto",
+                jit_compile=True, **kwargs):
+        """keras-hub's defaults: Adam(5e-5), sparse CE from logits, weighted accuracy."""
+        if optimizer == "auto":
+            optimizer = keras.optimizers.Adam(5e-5)
+        if loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        if weighted_metrics == "auto":
+            weighted_metrics = [keras.metrics.SparseCategoricalAccuracy()]
+        super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics,
+                        jit_compile=jit_compile, **kwargs)
+
+    # -- raw strings in fit / predict / evaluate ---------------------------------------
+    def _wrap(self, x, batch_size, shuffle):
+        if self.preprocessor is not None and is_raw_text(x):
+            return PreprocessedBatches(x, self.preprocessor, batch_size, shuffle), None
+        if is_raw_text(x):
+            raise ValueError("Raw strings need a preprocessor; this model has none. Pass "
+                             "the preprocessed dict {token_ids, padding_mask, segment_ids, "
+                             "mask_positions} or build the model with a preprocessor.")
+        return x, batch_size
+
+    def fit(self, x=None, y=None, batch_size=None, validation_data=None, shuffle=True,
+            **kwargs):
+        x, batch_size = self._wrap(x, batch_size, shuffle)
+        if validation_data is not None and is_raw_text(validation_data):
+            validation_data, _ = self._wrap(validation_data, kwargs.get(
+                "validation_batch_size") or batch_size, False)
+        return super().fit(x=x, y=y, batch_size=batch_size, validation_data=validation_data,
+                           shuffle=shuffle, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        x, batch_size = self._wrap(x, batch_size, False)
+        return super().evaluate(x=x, y=y, batch_size=batch_size, **kwargs)
+
+    def predict(self, x, batch_size=None, **kwargs):
+        x, batch_size = self._wrap(x, batch_size, False)
+        return super().predict(x, batch_size=batch_size, **kwargs)
+
+    def get_config(self):
+        return {"name": self.name, "head_layer_norm_epsilon": self.head_layer_norm_epsilon,
+                "backbone": keras.saving.serialize_keras_object(self.backbone)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        backbone = keras.saving.deserialize_keras_object(config.pop("backbone"))
+        config.pop("preprocessor", None)
+        return cls(backbone, **config)
+
+    def save_to_preset(self, preset_dir):
+        """Write a keras-hub preset folder (loadable by keras_hub and by us)."""
+        from albert_demo.presets.keras_format import save_preset
+        save_preset(self, preset_dir)

@@ -1,0 +1,1 @@
+"""Finding, downloading, reading and writing ALBERT presets (keras-hub and HF layouts)."""

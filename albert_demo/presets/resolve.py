@@ -1,0 +1,127 @@
+"""Turn a preset handle into a local folder: names, kaggle://, hf://, local paths.
+
+Downloads go through the well-kept hubs' own clients (`huggingface_hub`, `kagglehub`),
+which cache and write files atomically. Local paths can be confined to allow-listed
+folders (`ALBERT_DEMO_ALLOWED_DIRS`, os.pathsep-separated) when serving the public.
+"""
+
+import os
+from pathlib import Path
+
+from albert_demo.presets.registry import EMBEDDED_PRESET, OFFICIAL_PRESETS, all_presets
+
+HF_FILES_KERAS = ["config.json", "metadata.json", "tokenizer.json", "preprocessor.json",
+                  "task.json", "model.weights.h5", "task.weights.h5",
+                  "assets/tokenizer/vocabulary.spm"]
+HF_FILES_TRANSFORMERS = ["config.json", "model.safetensors", "spiece.model"]
+PICKLE_FILES = ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack", "model.ckpt")
+
+
+class PresetError(ValueError):
+    """A preset could not be found, fetched or trusted; the message says what to do."""
+
+
+def known_names():
+    return sorted(all_presets())
+
+
+def _allowed_dirs():
+    value = os.environ.get("ALBERT_DEMO_ALLOWED_DIRS")
+    if value is None:
+        return None
+    return [Path(p).resolve() for p in value.split(os.pathsep) if p]
+
+
+def check_local_path(path, allowed_dirs=None):
+    """Resolve symlinks and refuse folders outside the allow-list (if one is set)."""
+    allowed = allowed_dirs if allowed_dirs is not None else _allowed_dirs()
+    real = Path(path).expanduser().resolve()
+    if allowed is not None and not any(real == d or d in real.parents for d in allowed):
+        raise PresetError(f"Preset path {str(path)!r} is outside the allowed folders; "
+                          "local paths are limited on this server.")
+    if not real.is_dir():
+        raise PresetError(f"Preset folder {str(path)!r} does not exist.")
+    return real
+
+
+def resolve_preset(handle, source=None, allowed_dirs=None, progress=None):
+    """Return (local_folder, description) for any preset handle.
+
+    source: "hf" (default; has the pretrained MLM head) or "kaggle" for official names.
+    """
+    if not isinstance(handle, str) or not handle.strip():
+        raise PresetError("No preset given: pass a preset name, hf://owner/repo, "
+                          "kaggle://… or a local folder.")
+    handle = handle.strip()
+    presets = all_presets()
+    if handle in presets and presets[handle].local_dir is not None:
+        return presets[handle].local_dir, handle
+    if handle in OFFICIAL_PRESETS:
+        info = OFFICIAL_PRESETS[handle]
+        source = source or os.environ.get("ALBERT_DEMO_PRESET_SOURCE", "hf")
+        if source == "kaggle":
+            return download_kaggle(info.kaggle_handle, name=handle), handle
+        return download_hf(info.hf_repo, name=handle, progress=progress), handle
+    if handle.startswith("hf://"):
+        return download_hf(handle[len("hf://"):], name=handle, progress=progress), handle
+    if handle.startswith("kaggle://"):
+        return download_kaggle(handle, name=handle), handle
+    looks_like_path = os.sep in handle or handle.startswith(".") or Path(handle).exists()
+    if looks_like_path:
+        return check_local_path(handle, allowed_dirs), handle
+    raise PresetError(f"Unknown preset {handle!r}. Known presets: {', '.join(known_names())}; "
+                      "or pass hf://owner/repo, kaggle://owner/model/keras/variant/version, "
+                      "or a local folder.")
+
+
+def _offline_message(name, error):
+    return (f"Could not download preset {name!r} ({type(error).__name__}: {error}). "
+            f"Without network access use a local preset instead, e.g. {EMBEDDED_PRESET!r} "
+            "or a folder holding config.json + model.safetensors + spiece.model.")
+
+
+def download_hf(repo, name=None, progress=None, revision=None):
+    """Fetch the files of a Hugging Face repo we can read, never a pickle."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    repo, _, rev = repo.partition("@")
+    revision = revision or rev or None
+    name = name or f"hf://{repo}"
+    try:
+        config_path = hf_hub_download(repo, "config.json", revision=revision)
+        import json
+        with open(config_path) as f:
+            config = json.load(f)
+        keras_layout = "registered_name" in config
+        wanted = HF_FILES_KERAS if keras_layout else HF_FILES_TRANSFORMERS
+        optional = {"metadata.json", "task.json", "task.weights.h5", "preprocessor.json",
+                    "tokenizer.json"}
+        for n, filename in enumerate(wanted):
+            if progress:
+                progress(n / len(wanted), f"downloading {filename}")
+            try:
+                hf_hub_download(repo, filename, revision=revision)
+            except EntryNotFoundError:
+                if filename == "model.safetensors":
+                    raise PresetError(
+                        f"{name}: no model.safetensors in the repo. Pickled checkpoints "
+                        f"({', '.join(PICKLE_FILES)}) are refused because unpickling can "
+                        "run arbitrary code; convert it to safetensors first.") from None
+                if filename not in optional:
+                    raise PresetError(f"{name}: the repo has no {filename}.") from None
+        if progress:
+            progress(1.0, "downloaded")
+        return Path(config_path).parent
+    except PresetError:
+        raise
+    except Exception as error:  # network, auth, missing repo: one clear message
+        raise PresetError(_offline_message(name, error)) from error
+
+
+def download_kaggle(handle, name=None):
+    try:
+        import kagglehub
+        return Path(kagglehub.model_download(handle.removeprefix("kaggle://")))
+    except Exception as error:
+        raise PresetError(_offline_message(name or handle, error)) from error
