@@ -108,6 +108,8 @@ class AlbertMaskedLM(PresetMixin, keras.Model):
 
     # -- raw strings in fit / predict / evaluate ---------------------------------------
     def _wrap(self, x, batch_size, shuffle):
+        if isinstance(x, dict):  # keras' array adapter wants arrays, not nested lists
+            x = {k: np.asarray(v) for k, v in x.items()}
         if self.preprocessor is not None and is_raw_text(x):
             return PreprocessedBatches(x, self.preprocessor, batch_size, shuffle), None
         if is_raw_text(x):
@@ -119,6 +121,7 @@ class AlbertMaskedLM(PresetMixin, keras.Model):
     def fit(self, x=None, y=None, batch_size=None, validation_data=None, shuffle=True,
             **kwargs):
         x, batch_size = self._wrap(x, batch_size, shuffle)
+        y = np.asarray(y) if isinstance(y, (list, tuple)) else y
         if validation_data is not None and is_raw_text(validation_data):
             validation_data, _ = self._wrap(validation_data, kwargs.get(
                 "validation_batch_size") or batch_size, False)
@@ -127,6 +130,7 @@ class AlbertMaskedLM(PresetMixin, keras.Model):
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         x, batch_size = self._wrap(x, batch_size, False)
+        y = np.asarray(y) if isinstance(y, (list, tuple)) else y
         return super().evaluate(x=x, y=y, batch_size=batch_size, **kwargs)
 
     def predict(self, x, batch_size=None, **kwargs):

@@ -119,6 +119,8 @@ class AlbertMaskedLMPreprocessor(PresetMixin):
         # Random priorities; unselectable positions sort last.
         priority = np.where(selectable, self.rng.random((batch, length)), -1.0)
         order = np.argsort(-priority, axis=1, kind="stable")[:, :width]
+        if order.shape[1] < width:  # more mask slots than positions: pad the slots
+            order = np.pad(order, ((0, 0), (0, width - order.shape[1])), constant_values=length)
         rank = np.arange(width)[None, :]
         chosen = rank < n_select[:, None]
         # Keep chosen positions in reading order; padding slots point at position 0.

@@ -16,7 +16,7 @@ MASK = "[MASK]"
 def normalize(text, do_lower_case=True, keep_accents=False):
     """transformers' AlbertTokenizer normaliser: quotes, NFKD + strip accents, lower."""
     text = text.replace("``", '"').replace("''", '"')
-    if not keep_accents:
+    if not keep_accents and not text.isascii():  # ASCII has nothing to decompose
         text = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in text if unicodedata.category(c) != "Mn")
     if do_lower_case:
