@@ -1,23 +1,25 @@
 """albert-demo: a faithful ALBERT masked language model on Keras 3 + JAX.
 
-The backend is chosen once, here, before anything imports keras.
+The backend is chosen once, here, before anything imports keras. The model classes are
+imported lazily so light subpackages (the annotation store) do not pull in keras and jax.
 """
 
+import importlib
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-from albert_demo.models.albert_backbone import AlbertBackbone  # noqa: E402
-from albert_demo.models.albert_masked_lm import AlbertMaskedLM  # noqa: E402
-from albert_demo.models.albert_masked_lm_preprocessor import (  # noqa: E402
-    AlbertMaskedLMPreprocessor,
-)
-from albert_demo.models.albert_tokenizer import AlbertTokenizer  # noqa: E402
-
-__all__ = [
-    "AlbertBackbone",
-    "AlbertMaskedLM",
-    "AlbertMaskedLMPreprocessor",
-    "AlbertTokenizer",
-]
+_EXPORTS = {
+    "AlbertBackbone": "albert_demo.models.albert_backbone",
+    "AlbertMaskedLM": "albert_demo.models.albert_masked_lm",
+    "AlbertMaskedLMPreprocessor": "albert_demo.models.albert_masked_lm_preprocessor",
+    "AlbertTokenizer": "albert_demo.models.albert_tokenizer",
+}
+__all__ = list(_EXPORTS)
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'albert_demo' has no attribute {name!r}")

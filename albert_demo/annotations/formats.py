@@ -1,0 +1,321 @@
+"""CSV / JSONL / Hugging Face dataset export and validated import."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from .validation import AnnotationError, validate_record
+
+# Exported columns.  session_id is deliberately never exported (it is the
+# anonymous owner id; publishing it would link a person's annotations).
+EXPORT_FIELDS = [
+    "id",
+    "created_at",
+    "updated_at",
+    "preset",
+    "text",
+    "mask_index",
+    "mask_ordinal",
+    "predictions",
+    "verdict",
+    "correct_token",
+    "tag",
+    "note",
+]
+_IMPORT_IGNORED = {"id", "session_id"}
+_REQUIRED = {"preset", "text", "mask_index"}
+
+HF_DATA_FILE = "data/train.jsonl"
+
+
+def _as_dict(row: Any) -> dict:
+    if hasattr(row, "to_dict"):
+        return row.to_dict()
+    return dict(row)
+
+
+def _export_dict(row: Any) -> dict:
+    d = _as_dict(row)
+    out = {}
+    for k in EXPORT_FIELDS:
+        v = d.get(k)
+        if isinstance(v, dt.datetime):
+            v = v.isoformat()
+        out[k] = v
+    return out
+
+
+def to_jsonl(rows: Iterable[Any]) -> str:
+    return "".join(json.dumps(_export_dict(r), ensure_ascii=False) + "\n" for r in rows)
+
+
+def to_csv(rows: Iterable[Any]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        d = _export_dict(r)
+        d["predictions"] = json.dumps(d["predictions"] or [], ensure_ascii=False)
+        w.writerow({k: ("" if v is None else v) for k, v in d.items()})
+    return buf.getvalue()
+
+
+_HF_README = """\
+---
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: {data_file}
+dataset_info:
+  config_name: default
+  features:
+  - name: id
+    dtype: int64
+  - name: created_at
+    dtype: string
+  - name: updated_at
+    dtype: string
+  - name: preset
+    dtype: string
+  - name: text
+    dtype: string
+  - name: mask_index
+    dtype: int64
+  - name: mask_ordinal
+    dtype: int64
+  - name: predictions
+    list:
+    - name: token
+      dtype: string
+    - name: token_id
+      dtype: int64
+    - name: score
+      dtype: float64
+  - name: verdict
+    dtype: string
+  - name: correct_token
+    dtype: string
+  - name: tag
+    dtype: string
+  - name: note
+    dtype: string
+---
+
+# albert-demo annotations
+
+Masked-LM predictions annotated by users of the albert-demo app.
+{n} rows. One JSON object per line in `{data_file}`:
+
+| field | meaning |
+|---|---|
+| `id` | row id in the exporting database |
+| `created_at`, `updated_at` | UTC, ISO 8601 |
+| `preset` | model preset that produced the predictions |
+| `text` | input text containing one or more `[MASK]` |
+| `mask_index` | token position of the annotated mask |
+| `mask_ordinal` | which `[MASK]` in `text` (0-based) |
+| `predictions` | list of `{{token, token_id, score}}`, best first |
+| `verdict` | `right`, `wrong` or null |
+| `correct_token` | the word the annotator says belongs there, or null |
+| `tag`, `note` | free-form annotator labels |
+
+Load with `datasets.load_dataset("path/to/this/folder")`.
+"""
+
+
+def write_hf_dataset(out_dir: str | os.PathLike, rows: Iterable[Any]) -> Path:
+    """Write ``data/train.jsonl`` + ``README.md`` (YAML ``configs:`` front
+    matter) so ``datasets.load_dataset(out_dir)`` loads it directly."""
+    rows = list(rows)
+    if not rows:
+        # `datasets` cannot load a split from an empty file.
+        raise AnnotationError("nothing to export: the selection has no annotations")
+    out = Path(out_dir)
+    data = out / HF_DATA_FILE
+    data.parent.mkdir(parents=True, exist_ok=True)
+    tmp = data.with_suffix(".jsonl.tmp")
+    tmp.write_text(to_jsonl(rows), encoding="utf-8")
+    os.replace(tmp, data)
+    (out / "README.md").write_text(
+        _HF_README.format(data_file=HF_DATA_FILE, n=len(rows)), encoding="utf-8"
+    )
+    return out
+
+
+# ------------------------------------------------------------------ import
+def _read_source(source: Any, max_bytes: int) -> tuple[bytes, str | None]:
+    name = None
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    elif isinstance(source, (str, os.PathLike)):
+        name = os.fspath(source)
+        try:
+            size = os.path.getsize(name)
+        except OSError as e:
+            raise AnnotationError(f"cannot read import file: {e}") from None
+        if size > max_bytes:
+            raise AnnotationError(
+                f"import file is too large: {size} bytes (limit {max_bytes} bytes)"
+            )
+        with open(name, "rb") as f:
+            data = f.read(max_bytes + 1)
+    elif hasattr(source, "read"):
+        data = source.read(max_bytes + 1)
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogatepass")
+        name = getattr(source, "name", None)
+    else:
+        raise TypeError("import source must be a path, bytes or a binary file object")
+    if len(data) > max_bytes:
+        raise AnnotationError(f"import data is too large (limit {max_bytes} bytes)")
+    return data, name
+
+
+def _decode(data: bytes) -> str:
+    if b"\x00" in data:
+        raise AnnotationError(
+            "import data looks binary (contains NUL bytes); expected UTF-8 CSV or JSONL text"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        # Line number of the offending byte helps people fix the file.
+        line = data.count(b"\n", 0, e.start) + 1
+        raise AnnotationError(
+            f"line {line}: import data is not valid UTF-8 text "
+            f"(byte 0x{data[e.start]:02x} at offset {e.start}); "
+            "expected UTF-8 CSV or JSONL, not a binary or legacy-encoded file",
+            line=line,
+        ) from None
+
+
+def _parse_time(value: Any, field: str) -> dt.datetime | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise AnnotationError(f"{field} must be an ISO 8601 string", field=field)
+    try:
+        t = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise AnnotationError(f"{field} is not an ISO 8601 timestamp: {value[:40]!r}") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return t.astimezone(dt.timezone.utc)
+
+
+def _record(obj: dict, session_id: str, now: dt.datetime) -> dict:
+    unknown = set(obj) - set(EXPORT_FIELDS) - _IMPORT_IGNORED
+    if unknown:
+        raise AnnotationError(f"unknown field(s) {sorted(unknown)}")
+    missing = _REQUIRED - {k for k, v in obj.items() if v not in (None, "")}
+    if missing:
+        raise AnnotationError(f"missing required field(s) {sorted(missing)}")
+    fields = {k: obj.get(k) for k in EXPORT_FIELDS if k not in ("id", "created_at", "updated_at")}
+    if fields["mask_ordinal"] in (None, ""):
+        fields["mask_ordinal"] = 0
+    rec = validate_record(session_id=session_id, **fields)
+    created = _parse_time(obj.get("created_at"), "created_at") or now
+    rec["created_at"] = created
+    rec["updated_at"] = _parse_time(obj.get("updated_at"), "updated_at") or created
+    return rec
+
+
+def _line_error(e: AnnotationError, line: int) -> AnnotationError:
+    return AnnotationError(f"line {line}: {e}", line=line, field=e.field)
+
+
+def _parse_jsonl(text: str, session_id: str, now: dt.datetime) -> list[dict]:
+    out = []
+    # Split on \n only: str.splitlines() would also split inside JSON strings
+    # on U+2028 etc., which json.dumps(ensure_ascii=False) emits raw.
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise AnnotationError(f"line {lineno}: invalid JSON ({e.msg})", line=lineno) from None
+        if not isinstance(obj, dict):
+            raise AnnotationError(f"line {lineno}: expected a JSON object", line=lineno)
+        if isinstance(obj.get("predictions"), str):
+            obj["predictions"] = _json_predictions(obj["predictions"], lineno)
+        try:
+            out.append(_record(obj, session_id, now))
+        except AnnotationError as e:
+            raise _line_error(e, lineno) from None
+    return out
+
+
+def _json_predictions(value: str, lineno: int):
+    if value.strip() == "":
+        return []
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as e:
+        raise AnnotationError(
+            f"line {lineno}: predictions is not valid JSON ({e.msg})", line=lineno
+        ) from None
+
+
+def _parse_csv(text: str, session_id: str, now: dt.datetime) -> list[dict]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return []
+    except csv.Error as e:
+        raise AnnotationError(f"line 1: malformed CSV header ({e})", line=1) from None
+    header = [h.strip() for h in header]
+    unknown = set(header) - set(EXPORT_FIELDS) - _IMPORT_IGNORED
+    if unknown:
+        raise AnnotationError(f"line 1: unknown CSV column(s) {sorted(unknown)}", line=1)
+    missing = _REQUIRED - set(header)
+    if missing:
+        raise AnnotationError(f"line 1: missing CSV column(s) {sorted(missing)}", line=1)
+    out = []
+    prev_end = reader.line_num
+    while True:
+        start = prev_end + 1  # physical line where this record begins
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            raise AnnotationError(f"line {start}: malformed CSV ({e})", line=start) from None
+        prev_end = reader.line_num
+        if not values or all(v == "" for v in values):
+            continue
+        if len(values) != len(header):
+            raise AnnotationError(
+                f"line {start}: expected {len(header)} columns, found {len(values)}", line=start
+            )
+        obj: dict[str, Any] = {k: (None if v == "" else v) for k, v in zip(header, values)}
+        if obj.get("predictions") is not None:
+            obj["predictions"] = _json_predictions(obj["predictions"], start)
+        try:
+            out.append(_record(obj, session_id, now))
+        except AnnotationError as e:
+            raise _line_error(e, start) from None
+    return out
+
+
+def parse_import(source: Any, fmt: str | None, session_id: str, *, max_bytes: int) -> list[dict]:
+    """Read, decode and validate everything; returns insertable records."""
+    data, name = _read_source(source, max_bytes)
+    if fmt is None and name:
+        fmt = Path(name).suffix.lstrip(".")
+    fmt = (fmt or "").lower()
+    if fmt in ("json", "ndjson"):
+        fmt = "jsonl"
+    if fmt not in ("csv", "jsonl"):
+        raise AnnotationError(f"unsupported import format {fmt!r}; use 'csv' or 'jsonl'")
+    text = _decode(data)
+    now = dt.datetime.now(dt.timezone.utc)
+    return (_parse_csv if fmt == "csv" else _parse_jsonl)(text, session_id, now)

@@ -1,0 +1,451 @@
+"""SQLAlchemy Core annotation store (SQLite or PostgreSQL).
+
+Usage::
+
+    store = AnnotationStore.from_env("data")      # SQLite unless ALBERT_DEMO_DATABASE_URL
+    a = store.add(session_id=sid, preset="albert_base_en", text="Paris is the [MASK] of France.",
+                  mask_index=4, predictions=[{"token": "▁capital", "token_id": 1, "score": 0.9}])
+    store.update(a.id, sid, verdict="right")
+    store.search(session_id=sid, query="paris")
+
+Every statement uses bound parameters.  ``add``/``update``/``delete``/
+``import_file`` return only after their transaction has committed (SQLite:
+WAL + ``synchronous=FULL``; PostgreSQL: default ``synchronous_commit=on``).
+
+Visibility rules: with ``sharing=False`` (the default), reads that are given
+a ``session_id`` only see that session's rows, and only the owning session may
+update or delete a row.  Passing ``session_id=None`` to a read method means a
+trusted caller (admin export, tests) and sees everything.  With
+``sharing=True`` every session sees and may edit every row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from sqlalchemy import (
+    create_engine,
+    delete as sa_delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update as sa_update,
+)
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from . import schema
+from .schema import annotations as T
+from .validation import (
+    MAX_TEXT,
+    VERDICTS,
+    AnnotationError,
+    AnnotationNotFound,
+    clean_str,
+    validate_record,
+    validate_session_id,
+    validate_updatable,
+)
+
+ENV_URL = "ALBERT_DEMO_DATABASE_URL"
+SQLITE_FILENAME = "annotations.sqlite3"
+DEFAULT_IMPORT_LIMIT = 5 * 1024 * 1024
+DEFAULT_BUSY_TIMEOUT_S = 30.0
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclasses.dataclass(frozen=True)
+class Annotation:
+    id: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    session_id: str
+    preset: str
+    text: str
+    mask_index: int
+    mask_ordinal: int
+    predictions: list
+    verdict: str | None
+    correct_token: str | None
+    tag: str | None
+    note: str | None
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["created_at"] = self.created_at.isoformat()
+        d["updated_at"] = self.updated_at.isoformat()
+        return d
+
+    @classmethod
+    def _from_row(cls, row) -> "Annotation":
+        m = row._mapping
+        return cls(**{f.name: m[f.name] for f in dataclasses.fields(cls)})
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Accept ``postgres://`` / ``postgresql://`` and pick the psycopg 3 driver."""
+    u = make_url(url)
+    if u.drivername in ("postgres", "postgresql"):
+        u = u.set(drivername="postgresql+psycopg")
+    return u
+
+
+def _py_lower(value):
+    # SQLite's built-in lower() folds ASCII only; use Python's Unicode folding
+    # so case-insensitive search behaves the same as on PostgreSQL.
+    return value.lower() if isinstance(value, str) else value
+
+
+class AnnotationStore:
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        sharing: bool = False,
+        import_limit_bytes: int = DEFAULT_IMPORT_LIMIT,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+        pool_size: int = 10,
+        max_overflow: int = 30,
+    ):
+        self.url = normalize_url(url)
+        self.sharing = bool(sharing)
+        self.import_limit_bytes = int(import_limit_bytes)
+        # SQLite allows one writer at a time.  Queue this process's writers on
+        # a lock instead of letting them spin in SQLite's sleeping busy handler
+        # (which starves some threads for seconds); other processes are still
+        # handled by BEGIN IMMEDIATE + busy_timeout.
+        self._sqlite_write_lock = threading.Lock()
+        self.engine: Engine = self._make_engine(busy_timeout_s, pool_size, max_overflow)
+        self.schema_version = self._migrate()
+
+    # ------------------------------------------------------------------ setup
+    @classmethod
+    def from_env(cls, data_dir: str | os.PathLike, **kwargs) -> "AnnotationStore":
+        url = os.environ.get(ENV_URL, "").strip()
+        if url:
+            return cls(url, **kwargs)
+        return cls.sqlite(Path(data_dir) / SQLITE_FILENAME, **kwargs)
+
+    @classmethod
+    def sqlite(cls, path: str | os.PathLike, **kwargs) -> "AnnotationStore":
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return cls(URL.create("sqlite+pysqlite", database=str(path)), **kwargs)
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    def __repr__(self) -> str:
+        return (
+            f"AnnotationStore({self.url.render_as_string(hide_password=True)!r}, "
+            f"sharing={self.sharing})"
+        )
+
+    def _make_engine(self, busy_timeout_s: float, pool_size: int, max_overflow: int) -> Engine:
+        backend = self.url.get_backend_name()
+        if backend == "sqlite":
+            if self.url.database in (None, "", ":memory:"):
+                raise ValueError("use a file path for SQLite (WAL needs a file)")
+            engine = create_engine(
+                self.url,
+                connect_args={"timeout": busy_timeout_s, "check_same_thread": False},
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+            )
+            busy_ms = int(busy_timeout_s * 1000)
+
+            @event.listens_for(engine, "connect")
+            def _on_connect(dbapi_conn, _rec):
+                # We issue BEGIN ourselves (see _on_begin).
+                dbapi_conn.isolation_level = None
+                dbapi_conn.create_function("lower", 1, _py_lower, deterministic=True)
+                cur = dbapi_conn.cursor()
+                try:
+                    cur.execute(f"PRAGMA busy_timeout = {busy_ms:d}")
+                    deadline = time.monotonic() + busy_timeout_s
+                    while True:  # switching to WAL needs a brief exclusive lock
+                        try:
+                            mode = cur.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                            break
+                        except sqlite3.OperationalError as e:
+                            if "locked" not in str(e) or time.monotonic() > deadline:
+                                raise
+                            time.sleep(0.01)
+                    if str(mode).lower() != "wal":
+                        raise RuntimeError(f"could not enable WAL journal mode (got {mode!r})")
+                    cur.execute("PRAGMA synchronous = FULL")
+                    cur.execute("PRAGMA foreign_keys = ON")
+                finally:
+                    cur.close()
+
+            @event.listens_for(engine, "begin")
+            def _on_begin(conn):
+                # Writers take the write lock up front (BEGIN IMMEDIATE) so the
+                # busy timeout applies instead of a deadlock-on-upgrade error.
+                mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+
+            return engine
+        if backend == "postgresql":
+            return create_engine(
+                self.url,
+                pool_pre_ping=True,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+            )
+        raise ValueError(f"unsupported database backend {backend!r} (use sqlite or postgresql)")
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction; commits on normal exit, rolls back on error."""
+        if self.backend != "sqlite":
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+            return
+        with self._sqlite_write_lock, self.engine.connect() as conn:
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    def _migrate(self) -> int:
+        with self._write() as conn:
+            return schema.migrate(conn)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "AnnotationStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ write
+    def add(self, **fields: Any) -> Annotation:
+        """Validate and insert one annotation; returns it after commit.
+
+        Keyword arguments: session_id, preset, text, mask_index,
+        mask_ordinal=0, predictions=None, verdict=None, correct_token=None,
+        tag=None, note=None.
+        """
+        rec = validate_record(**fields)
+        now = _utcnow()
+        rec["created_at"] = rec["updated_at"] = now
+        with self._write() as conn:
+            new_id = conn.execute(insert(T).values(**rec)).inserted_primary_key[0]
+        return Annotation(id=new_id, **rec)
+
+    def _add_validated(self, records: list[dict]) -> int:
+        """Insert already-validated records in ONE transaction."""
+        if not records:
+            return 0
+        with self._write() as conn:
+            conn.execute(insert(T), records)
+        return len(records)
+
+    def _check_owner(self, conn: Connection, ann_id: int, session_id: str, action: str) -> None:
+        owner = conn.execute(select(T.c.session_id).where(T.c.id == ann_id)).scalar_one_or_none()
+        if owner is None:
+            raise AnnotationNotFound(f"annotation {ann_id} does not exist")
+        raise PermissionError(
+            f"cannot {action} annotation {ann_id}: it belongs to another session "
+            "(only its author may change it while sharing is off)"
+        )
+
+    def update(self, ann_id: int, session_id: str, **fields: Any) -> Annotation:
+        session_id = validate_session_id(session_id)
+        values = validate_updatable(fields)
+        values["updated_at"] = _utcnow()
+        stmt = sa_update(T).where(T.c.id == int(ann_id))
+        if not self.sharing:
+            stmt = stmt.where(T.c.session_id == session_id)
+        with self._write() as conn:
+            res = conn.execute(stmt.values(**values))
+            if res.rowcount == 0:
+                self._check_owner(conn, int(ann_id), session_id, "update")
+            row = conn.execute(select(T).where(T.c.id == int(ann_id))).one()
+        return Annotation._from_row(row)
+
+    def delete(self, ann_id: int, session_id: str) -> None:
+        session_id = validate_session_id(session_id)
+        stmt = sa_delete(T).where(T.c.id == int(ann_id))
+        if not self.sharing:
+            stmt = stmt.where(T.c.session_id == session_id)
+        with self._write() as conn:
+            if conn.execute(stmt).rowcount == 0:
+                self._check_owner(conn, int(ann_id), session_id, "delete")
+
+    # ------------------------------------------------------------------- read
+    def _visible(self, stmt, session_id):
+        if session_id is not None and not self.sharing:
+            stmt = stmt.where(T.c.session_id == validate_session_id(session_id))
+        return stmt
+
+    def get(self, ann_id: int, session_id: str | None = None) -> Annotation | None:
+        """The annotation, or None if it does not exist or is not visible."""
+        stmt = self._visible(select(T).where(T.c.id == int(ann_id)), session_id)
+        with self._read() as conn:
+            row = conn.execute(stmt).one_or_none()
+        return None if row is None else Annotation._from_row(row)
+
+    def _filtered(
+        self,
+        stmt,
+        *,
+        query=None,
+        preset=None,
+        tag=None,
+        verdict=None,
+        since=None,
+        until=None,
+        session_id=None,
+        owner=None,
+    ):
+        stmt = self._visible(stmt, session_id)
+        if owner is not None:
+            stmt = stmt.where(T.c.session_id == validate_session_id(owner))
+        query = clean_str(query, "query", MAX_TEXT)
+        if query is not None:
+            stmt = stmt.where(
+                or_(
+                    T.c.text.icontains(query, autoescape=True),
+                    T.c.note.icontains(query, autoescape=True),
+                    T.c.correct_token.icontains(query, autoescape=True),
+                )
+            )
+        if preset is not None:
+            stmt = stmt.where(T.c.preset == preset)
+        if tag is not None:
+            stmt = stmt.where(T.c.tag == tag)
+        if verdict is not None:
+            if verdict == "none":
+                stmt = stmt.where(T.c.verdict.is_(None))
+            elif verdict in VERDICTS:
+                stmt = stmt.where(T.c.verdict == verdict)
+            else:
+                raise AnnotationError("verdict filter must be 'right', 'wrong' or 'none'")
+        if since is not None:
+            stmt = stmt.where(T.c.created_at >= since)
+        if until is not None:
+            stmt = stmt.where(T.c.created_at < until)
+        return stmt
+
+    def search(
+        self,
+        query: str | None = None,
+        preset: str | None = None,
+        tag: str | None = None,
+        verdict: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        session_id: str | None = None,
+        owner: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[Annotation]:
+        """Newest first.  ``query``: case-insensitive substring of text, note
+        or correct_token.  ``since`` inclusive, ``until`` exclusive (created_at).
+        ``verdict='none'`` finds unjudged rows.  ``owner`` filters by author
+        regardless of sharing.  ``limit=None`` returns everything."""
+        stmt = self._filtered(
+            select(T),
+            query=query,
+            preset=preset,
+            tag=tag,
+            verdict=verdict,
+            since=since,
+            until=until,
+            session_id=session_id,
+            owner=owner,
+        ).order_by(T.c.created_at.desc(), T.c.id.desc())
+        if limit is not None:
+            if int(limit) < 0:
+                raise ValueError("limit must be >= 0")
+            stmt = stmt.limit(int(limit))
+        if offset:
+            if int(offset) < 0:
+                raise ValueError("offset must be >= 0")
+            stmt = stmt.offset(int(offset))
+        with self._read() as conn:
+            return [Annotation._from_row(r) for r in conn.execute(stmt)]
+
+    def count(self, session_id: str | None = None, **filters: Any) -> int:
+        stmt = self._filtered(select(func.count()).select_from(T), session_id=session_id, **filters)
+        with self._read() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def _distinct(self, col, session_id) -> list[str]:
+        stmt = self._visible(select(col).where(col.is_not(None)).distinct(), session_id)
+        with self._read() as conn:
+            return sorted(conn.execute(stmt).scalars())
+
+    def presets(self, session_id: str | None = None) -> list[str]:
+        return self._distinct(T.c.preset, session_id)
+
+    def tags(self, session_id: str | None = None) -> list[str]:
+        return self._distinct(T.c.tag, session_id)
+
+    # ------------------------------------------------------- export / import
+    def _rows(self, rows: Iterable[Annotation] | None, filters: dict) -> list[Annotation]:
+        if rows is not None:
+            return list(rows)
+        filters.setdefault("limit", None)
+        return self.search(**filters)
+
+    def export_csv(self, rows: Iterable[Annotation] | None = None, **filters: Any) -> str:
+        from .formats import to_csv
+
+        return to_csv(self._rows(rows, filters))
+
+    def export_jsonl(self, rows: Iterable[Annotation] | None = None, **filters: Any) -> str:
+        from .formats import to_jsonl
+
+        return to_jsonl(self._rows(rows, filters))
+
+    def export_hf_dataset(
+        self, out_dir: str | os.PathLike, rows: Iterable[Annotation] | None = None, **filters: Any
+    ) -> Path:
+        from .formats import write_hf_dataset
+
+        return write_hf_dataset(out_dir, self._rows(rows, filters))
+
+    def import_file(
+        self,
+        source: str | os.PathLike | bytes,
+        fmt: str | None,
+        session_id: str,
+        *,
+        max_bytes: int | None = None,
+    ) -> int:
+        """Import CSV or JSONL (as produced by the exporters).
+
+        Every record is validated before anything is written; the first bad
+        one raises :class:`AnnotationError` naming its 1-based line.  All rows
+        are inserted in one transaction, owned by ``session_id``.  Returns the
+        number of rows imported.
+        """
+        from .formats import parse_import
+
+        session_id = validate_session_id(session_id)
+        limit = self.import_limit_bytes if max_bytes is None else int(max_bytes)
+        records = parse_import(source, fmt, session_id, max_bytes=limit)
+        return self._add_validated(records)

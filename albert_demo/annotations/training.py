@@ -1,0 +1,105 @@
+"""Turn annotations into fine-tuning texts and evaluation items."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from .validation import MASK
+
+_SP = "\u2581"  # SentencePiece word-boundary marker "▁"
+
+
+def _get(row: Any, key: str):
+    return row[key] if isinstance(row, dict) else getattr(row, key)
+
+
+def fill_word(token: str | None) -> str | None:
+    """Surface form of a token: strips the SentencePiece "▁" marker."""
+    if token is None:
+        return None
+    word = token.replace(_SP, " ").strip()
+    return word or None
+
+
+def gold_token(row: Any) -> str | None:
+    """The word that belongs at the row's mask: ``correct_token`` if given,
+    else the top-scoring prediction when ``verdict == "right"``, else None."""
+    correct = _get(row, "correct_token")
+    if correct:
+        return fill_word(correct)
+    if _get(row, "verdict") == "right":
+        preds = _get(row, "predictions") or []
+        if preds:
+            best = max(preds, key=lambda p: p["score"])  # first wins ties
+            return fill_word(best["token"])
+    return None
+
+
+def _golds_by_text(rows: list) -> dict[str, dict[int, str]]:
+    golds: dict[str, dict[int, str]] = {}
+    for r in rows:
+        g = gold_token(r)
+        if g is not None:
+            golds.setdefault(_get(r, "text"), {})[_get(r, "mask_ordinal")] = g
+    return golds
+
+
+def _fill(text: str, fills: dict[int, str], keep: int | None = None) -> str | None:
+    parts = text.split(MASK)
+    out = [parts[0]]
+    for i, part in enumerate(parts[1:]):
+        if i == keep:
+            out.append(MASK)
+        elif i in fills:
+            out.append(fills[i])
+        else:
+            return None
+        out.append(part)
+    return "".join(out)
+
+
+def to_training_texts(rows: Iterable[Any]) -> list[str]:
+    """Sentences with masks filled by their gold words, for fine-tuning.
+
+    Rows sharing the same text (one per mask) are combined; a text is only
+    produced once every ``[MASK]`` in it has a gold word (a literal ``[MASK]``
+    left in training text would be noise).  Order of first appearance,
+    duplicates removed.
+    """
+    rows = list(rows)
+    golds = _golds_by_text(rows)
+    seen: set[str] = set()
+    out = []
+    for r in rows:
+        text = _get(r, "text")
+        if gold_token(r) is None:
+            continue
+        filled = _fill(text, golds[text])
+        if filled is not None and filled not in seen:
+            seen.add(filled)
+            out.append(filled)
+    return out
+
+
+def evaluation_items(rows: Iterable[Any]) -> list[tuple[str, str]]:
+    """``(text_with_single_mask, gold_word)`` pairs for scoring presets.
+
+    The row's own mask stays ``[MASK]``; the text's other masks are filled
+    with their gold words from sibling rows, and rows whose other masks have
+    no gold are skipped.  Gold words have the "▁" marker removed; compare
+    against ``fill_word(predicted_token)``.
+    """
+    rows = list(rows)
+    golds = _golds_by_text(rows)
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for r in rows:
+        g = gold_token(r)
+        if g is None:
+            continue
+        text = _get(r, "text")
+        item = _fill(text, golds[text], keep=_get(r, "mask_ordinal"))
+        if item is not None and (item, g) not in seen:
+            seen.add((item, g))
+            out.append((item, g))
+    return out
