@@ -1,0 +1,2 @@
+class InputError(ValueError):
+    """The request itself is wrong; the message tells the person what to change."""

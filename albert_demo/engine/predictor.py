@@ -1,0 +1,180 @@
+"""Text in, predictions out: validation, encoding, top-k per mask, joint filling,
+candidate scoring and attention maps, all from one compiled forward per request."""
+
+import re
+import unicodedata
+
+import numpy as np
+
+from albert_demo.engine.compiled import CompiledMaskedLM
+from albert_demo.engine.errors import InputError
+from albert_demo.engine.limits import Limits
+
+MASK = "[MASK]"
+EXAMPLE = "The sky is [MASK]."
+
+
+def softmax(logits):
+    z = logits - logits.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
+def clean_text(text, limits):
+    """Validate raw text; returns it with tabs/newlines as spaces. Raises InputError."""
+    if not isinstance(text, str):
+        raise InputError("Text must be a string.")
+    if not text.strip():
+        raise InputError(f"The text is empty: type a sentence with [MASK], e.g. {EXAMPLE!r}.")
+    if len(text) > limits.max_chars:
+        raise InputError(f"The text is {len(text):,} characters; at most "
+                         f"{limits.max_chars:,} are accepted. Shorten it.")
+    bad = sorted({f"U+{ord(c):04X}" for c in text
+                  if unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n\r"})
+    if bad:
+        raise InputError("The text contains control or invalid characters "
+                         f"({', '.join(bad[:5])}); remove them and try again.")
+    return re.sub(r"[\t\r\n]+", " ", text)
+
+
+class MaskPredictor:
+    """Predictions for one loaded preset. Thread-safe; shares one CompiledMaskedLM."""
+
+    def __init__(self, masked_lm, name="model", limits=None):
+        if masked_lm.preprocessor is None:
+            raise ValueError("MaskPredictor needs a model with a preprocessor (tokenizer).")
+        self.name = name
+        self.masked_lm = masked_lm
+        self.tokenizer = masked_lm.preprocessor.tokenizer
+        self.compiled = CompiledMaskedLM(masked_lm)
+        self.limits = limits or Limits.from_env()
+        self.has_pretrained_head = getattr(masked_lm, "has_pretrained_head", True)
+
+    # -- encoding -------------------------------------------------------------------
+    def encode(self, text, require_mask=True):
+        text = clean_text(text, self.limits)
+        n_masks = text.count(MASK)
+        if require_mask and n_masks == 0:
+            raise InputError(f"No [MASK] token found: add at least one, e.g. {EXAMPLE!r}.")
+        if n_masks > self.limits.max_masks:
+            raise InputError(f"The text has {n_masks} [MASK] tokens; at most "
+                             f"{self.limits.max_masks} are allowed per request.")
+        tok = self.tokenizer
+        ids = np.concatenate([[tok.cls_token_id], tok(text), [tok.sep_token_id]]).astype(
+            "int32")
+        limit = self.compiled.max_length
+        if len(ids) > limit:
+            raise InputError(f"The text is {len(ids) - 2} tokens long; this model reads at "
+                             f"most {limit - 2}. Shorten it (nothing was cut).")
+        positions = np.flatnonzero(ids == tok.mask_token_id).astype("int32")
+        return text, ids, positions
+
+    def tokens(self, ids):
+        return [self.tokenizer.id_to_token(int(i)) for i in ids]
+
+    def _ranked(self, probs, top_k):
+        order = np.argsort(-probs)[:top_k]
+        return [{"token": self.tokenizer.token_text(int(i)), "token_id": int(i),
+                 "score": float(probs[i])} for i in order]
+
+    @staticmethod
+    def _fill(text, words):
+        parts = text.split(MASK)
+        out = [parts[0]]
+        for word, rest in zip(words, parts[1:]):
+            out += [word, rest]
+        return "".join(out)
+
+    def _check_top_k(self, top_k):
+        try:
+            top_k = int(top_k)
+        except (TypeError, ValueError):
+            raise InputError("top_k must be a whole number.") from None
+        if not 1 <= top_k <= self.limits.max_top_k:
+            raise InputError(f"top_k must be between 1 and {self.limits.max_top_k}.")
+        return top_k
+
+    def _forward(self, batch, with_attention=False):
+        """batch: list of (ids, positions) -> (probs per row (masks, V), attention)."""
+        logits, attention = self.compiled([ids for ids, _ in batch],
+                                          [np.zeros_like(ids) for ids, _ in batch],
+                                          [pos for _, pos in batch], with_attention)
+        probs = [softmax(logits[row, :len(pos)].astype("float64"))
+                 for row, (_, pos) in enumerate(batch)]
+        return probs, attention
+
+    # -- public API -----------------------------------------------------------------
+    def predict(self, text, top_k=5, with_attention=False):
+        """Independent top-k for every mask: the /predict JSON (plus attention if asked)."""
+        return self.predict_batch([text], top_k, with_attention)[0]
+
+    def predict_batch(self, texts, top_k=5, with_attention=False):
+        top_k = self._check_top_k(top_k)
+        encoded = [self.encode(t) for t in texts]
+        probs, attention = self._forward([(ids, pos) for _, ids, pos in encoded],
+                                         with_attention)
+        results = []
+        for row, ((text, ids, positions), p) in enumerate(zip(encoded, probs)):
+            masks = [{"index": int(pos), "predictions": self._ranked(p[m], top_k)}
+                     for m, pos in enumerate(positions)]
+            result = {"masks": masks, "filled_text": self._fill(
+                text, [m["predictions"][0]["token"] for m in masks]), "mode": "independent"}
+            if with_attention:
+                result["tokens"] = self.tokens(ids)
+                result["attention"] = attention[:, row, :, :len(ids), :len(ids)]
+            results.append(result)
+        return results
+
+    def predict_joint(self, text, top_k=5):
+        """Fill masks one at a time, most confident first, re-predicting after each fill."""
+        top_k = self._check_top_k(top_k)
+        text, ids, positions = self.encode(text)
+        ids = ids.copy()
+        remaining = list(range(len(positions)))
+        chosen = {}
+        order = []
+        while remaining:
+            pos = positions[remaining]
+            probs, _ = self._forward([(ids, pos)])
+            best = max(range(len(remaining)), key=lambda j: probs[0][j].max())
+            m = remaining.pop(best)
+            chosen[m] = self._ranked(probs[0][best], top_k)
+            ids[positions[m]] = chosen[m][0]["token_id"]
+            order.append(m)
+        masks = [{"index": int(positions[m]), "predictions": chosen[m],
+                  "fill_order": order.index(m) + 1} for m in range(len(positions))]
+        return {"masks": masks, "filled_text": self._fill(
+            text, [chosen[m][0]["token"] for m in range(len(positions))]), "mode": "joint"}
+
+    def score_candidates(self, text, candidates):
+        """Probability of each candidate word at each mask (first piece of the word)."""
+        words = [w.strip() for w in (candidates.split(",") if isinstance(candidates, str)
+                                     else candidates) if w and w.strip()]
+        if not words:
+            raise InputError("Give at least one candidate word, e.g. 'blue, grey'.")
+        if len(words) > self.limits.max_candidates:
+            raise InputError(f"At most {self.limits.max_candidates} candidates are allowed.")
+        text, ids, positions = self.encode(text)
+        probs, _ = self._forward([(ids, positions)])
+        scored = []
+        for word in words:
+            pieces = self.tokenizer(word)
+            if not len(pieces):
+                continue
+            first = int(pieces[0])
+            scored.append({"word": word, "token": self.tokenizer.id_to_token(first),
+                           "whole_word": len(pieces) == 1,
+                           "scores": [float(probs[0][m][first])
+                                      for m in range(len(positions))]})
+        return {"masks": [int(p) for p in positions], "candidates": scored}
+
+    def attention(self, text):
+        """Tokens and attention maps (applied layers, heads, T, T) for any text."""
+        text, ids, positions = self.encode(text, require_mask=False)
+        if not len(positions):
+            positions = np.zeros(1, "int32")
+        _, attention = self._forward([(ids, positions)], with_attention=True)
+        return {"tokens": self.tokens(ids), "mask_indices": [int(p) for p in positions
+                                                             if ids[p] == self.tokenizer
+                                                             .mask_token_id],
+                "attention": attention[:, 0, :, :len(ids), :len(ids)]}
