@@ -66,6 +66,8 @@ class AlbertTokenizer(PresetMixin):
     def _encode_one(self, text):
         if not isinstance(text, str):
             raise TypeError(f"Expected text as str, got {type(text).__name__}.")
+        if not text.isascii():  # lone surrogates cannot reach SentencePiece as UTF-8
+            text = text.encode("utf-8", "replace").decode("utf-8")
         ids = []
         for n, chunk in enumerate(text.split(MASK)):
             if n:
