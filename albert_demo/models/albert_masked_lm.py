@@ -118,8 +118,23 @@ class AlbertMaskedLM(PresetMixin, keras.Model):
                              "mask_positions} or build the model with a preprocessor.")
         return x, batch_size
 
+    def _refresh_optimizer_if_trainability_changed(self):
+        """`backbone.trainable = False` after a fit leaves the built optimizer tracking the
+        old variables; keras would refuse to train. Start a fresh optimizer of the same
+        configuration instead (what a re-`compile` does)."""
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is None or not optimizer.built:
+            return
+        tracked = {id(v) for v in optimizer._trainable_variables}
+        if tracked != {id(v) for v in self.trainable_variables}:
+            fresh = optimizer.__class__.from_config(optimizer.get_config())
+            self.compile(optimizer=fresh, loss=self.loss,
+                         weighted_metrics=self._compile_config.config.get("weighted_metrics"),
+                         jit_compile=self.jit_compile)
+
     def fit(self, x=None, y=None, batch_size=None, validation_data=None, shuffle=True,
             **kwargs):
+        self._refresh_optimizer_if_trainability_changed()
         x, batch_size = self._wrap(x, batch_size, shuffle)
         y = np.asarray(y) if isinstance(y, (list, tuple)) else y
         if validation_data is not None and is_raw_text(validation_data):
