@@ -1,0 +1,3 @@
+from albert_demo.cli import main
+
+raise SystemExit(main())

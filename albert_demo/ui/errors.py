@@ -1,0 +1,29 @@
+"""Turn the handlers' user errors into `gr.Error`, so pages and clients see the message."""
+
+import functools
+import html
+import logging
+
+import gradio as gr
+
+from albert_demo.ui.handlers import USER_ERRORS
+
+log = logging.getLogger("albert_demo.ui")
+
+
+def user_errors(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except USER_ERRORS as error:
+            # The modal renders HTML and messages may quote user input (a preset name).
+            raise gr.Error(html.escape(str(error), quote=False),
+                           print_exception=False) from None
+        except Exception as error:
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(f"Something went wrong ({type(error).__name__}); the details "
+                           "are in the server log.", print_exception=False) from None
+    return wrapper

@@ -1,0 +1,165 @@
+"""The Fine-tune tab: upload -> preview -> settings -> start/cancel -> live progress ->
+before/after, probes, download. Layout only; the work is `albert_demo.finetune.service`.
+
+Called inside the caller's `with gr.Tab("Fine-tune"):` block with a context giving
+`cache` (or `models`), `store`, `session` (or `session_state`) and `data_dir`.
+"""
+
+import gradio as gr
+
+from albert_demo.finetune.data import FinetuneDataError, max_upload_bytes
+from albert_demo.finetune.job import FinetuneSettings
+from albert_demo.finetune.service import (FinetuneService, loss_figure, metrics_rows,
+                                          probe_rows, progress_text)
+
+DEFAULTS = FinetuneSettings()
+EXAMPLE_PROBES = "The court [MASK] the motion.\nThe capital of France is [MASK]."
+
+
+def _get(context, *names, default=None):
+    for name in names:
+        try:
+            value = context[name] if isinstance(context, dict) else getattr(context, name)
+        except (KeyError, AttributeError):
+            continue
+        if value is not None:
+            return value
+    return default
+
+
+def _errors(fn):
+    """FinetuneDataError (a person's mistake) -> gr.Error with its message."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except FinetuneDataError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+    return wrapper
+
+
+def build_finetune_tab(context):
+    service = FinetuneService(_get(context, "data_dir"), models=_get(context, "cache", "models"),
+                              store=_get(context, "store"))
+    session = _get(context, "session", "session_state")
+    limit_mb = max_upload_bytes() / 1e6
+
+    gr.Markdown("Train a copy of a model on your own text, compare it with the original, "
+                f"and download it. Uploads: .txt/.md (a passage per line or paragraph), "
+                f".csv/.jsonl (choose the text column), up to {limit_mb:.1f} MB. The result "
+                "is yours alone: it appears as `finetuned/<name>` in your preset lists.")
+    with gr.Row():
+        with gr.Column():
+            upload = gr.File(label="Training text", file_types=[".txt", ".md", ".csv",
+                                                                ".jsonl"], type="filepath")
+            column = gr.Dropdown(label="Text column / field", choices=[], visible=False,
+                                 allow_custom_value=True)
+            use_annotations = gr.Checkbox(label="Also use my annotations as training data "
+                                          "(sentences whose masks all have a gold word)")
+            preview_button = gr.Button("Preview")
+            preview_json = gr.JSON(label="Preview")
+        with gr.Column():
+            base = gr.Dropdown(label="Base preset", choices=service.base_choices(None),
+                               value=DEFAULTS.base_preset, allow_custom_value=False)
+            name = gr.Textbox(label="Name of the new model", value=DEFAULTS.name)
+            with gr.Row():
+                steps = gr.Number(label="Steps", value=DEFAULTS.steps, precision=0)
+                epochs = gr.Number(label="Epochs (overrides steps if > 0)", value=0,
+                                   precision=0)
+            with gr.Row():
+                learning_rate = gr.Number(label="Learning rate", value=DEFAULTS.learning_rate)
+                batch_size = gr.Number(label="Batch size", value=DEFAULTS.batch_size,
+                                       precision=0)
+            with gr.Row():
+                sequence_length = gr.Number(label="Sequence length",
+                                            value=DEFAULTS.sequence_length, precision=0)
+                mask_rate = gr.Slider(0.05, 0.5, value=DEFAULTS.mask_rate, step=0.01,
+                                      label="Masking rate")
+            with gr.Row():
+                validation_share = gr.Slider(0.0, 0.5, value=DEFAULTS.validation_share,
+                                             step=0.05, label="Validation share")
+                freeze = gr.Checkbox(label="Freeze the backbone (train the head only)")
+            probes = gr.Textbox(label="Probe sentences (one per line, with [MASK])",
+                                value=EXAMPLE_PROBES, lines=3)
+            with gr.Row():
+                start = gr.Button("Start", variant="primary")
+                cancel = gr.Button("Cancel", variant="stop")
+    progress = gr.Markdown("No training yet.")
+    loss_plot = gr.Plot(label="Training loss")
+    metrics = gr.Dataframe(headers=["metric", "before", "after", "change"],
+                           label="Validation split, before and after", interactive=False)
+    probe_table = gr.Dataframe(headers=["probe", "base model", "fine-tuned model"],
+                               label="Probe sentences", interactive=False, wrap=True)
+    download = gr.File(label="Download the preset (zip, loads in keras-hub)")
+    timer = gr.Timer(1.0, active=False)
+
+    # -- handlers: plain functions of plain values ----------------------------------
+    @_errors
+    def on_upload(path):
+        found = service.inspect(path)
+        table = found["kind"] in ("csv", "jsonl")
+        return gr.Dropdown(choices=found["columns"], value=found["column"], visible=table)
+
+    @_errors
+    def finetune_preview(session_id, path, column, annotations, base_preset, length, share):
+        return service.preview(session_id, path, column, annotations, base_preset,
+                               int(length or DEFAULTS.sequence_length), share)
+
+    @_errors
+    def finetune_start(session_id, path, column, annotations, base_preset, model_name,
+                       n_steps, n_epochs, lr, batch, length, rate, share, frozen,
+                       probe_text):
+        settings = FinetuneSettings(
+            name=model_name, base_preset=base_preset, steps=int(n_steps or 0),
+            epochs=int(n_epochs or 0) or None, learning_rate=float(lr),
+            batch_size=int(batch), sequence_length=int(length), mask_rate=float(rate),
+            freeze_backbone=bool(frozen), validation_share=float(share),
+            probes=tuple(line.strip() for line in (probe_text or "").splitlines()))
+        state = service.start(session_id, settings, path, column, annotations)
+        return (*view(state), gr.Timer(active=True))
+
+    @_errors
+    def finetune_cancel(session_id):
+        return service.cancel(session_id)["message"]
+
+    def finetune_status(session_id: str = "") -> dict:
+        """Progress, loss history and (when finished) results of this session's run."""
+        return service.status(session_id)
+
+    def finetune_result(session_id: str = "") -> dict:
+        """The finished run: before/after metrics, probes, model name, zip path."""
+        state = service.status(session_id)
+        return {k: state.get(k) for k in ("status", "model_name", "before", "after",
+                                           "probes", "zip_path", "step", "message")}
+
+    def view(state):
+        done = state.get("zip_path")
+        return (progress_text(state), loss_figure(state.get("history")),
+                metrics_rows(state), probe_rows(state), done or None)
+
+    def poll(session_id):
+        state = service.status(session_id)
+        return (*view(state), gr.Timer(active=bool(state.get("active"))))
+
+    def refresh_bases(session_id):
+        return gr.Dropdown(choices=service.base_choices(session_id))
+
+    outputs = [progress, loss_plot, metrics, probe_table, download]
+    upload.change(on_upload, [upload], [column], api_name="finetune_columns")
+    preview_button.click(finetune_preview, [session, upload, column, use_annotations, base,
+                                            sequence_length, validation_share],
+                         [preview_json], api_name="finetune_preview")
+    start.click(finetune_start, [session, upload, column, use_annotations, base, name, steps,
+                                 epochs, learning_rate, batch_size, sequence_length,
+                                 mask_rate, validation_share, freeze, probes],
+                outputs + [timer], api_name="finetune_start")
+    cancel.click(finetune_cancel, [session], [progress], api_name="finetune_cancel")
+    timer.tick(poll, [session], outputs + [timer], api_name="finetune_poll",
+               api_visibility="private")
+    base.focus(refresh_bases, [session], [base], api_name="finetune_bases",
+               api_visibility="private")
+    gr.api(finetune_status, api_name="finetune_status")
+    gr.api(finetune_result, api_name="finetune_result")
+    return service

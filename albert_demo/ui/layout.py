@@ -1,0 +1,126 @@
+"""The page: tabs built by their own modules, plus the API endpoints for programs.
+
+    demo = build_demo(Handlers(ModelCache(), store), data_dir)
+    demo.queue(default_concurrency_limit=4).launch()
+"""
+
+import secrets
+import uuid
+from pathlib import Path
+
+import gradio as gr
+
+from albert_demo.presets.registry import EMBEDDED_PRESET
+from albert_demo.ui.annotations_tab import build_annotations_tab
+from albert_demo.ui.attention_tab import build_attention_tab
+from albert_demo.ui.context import UIContext
+from albert_demo.ui.errors import user_errors
+from albert_demo.ui.predict_tab import build_predict_tab
+
+INTRO = """# ALBERT masked-LM demo
+Type text with `[MASK]` and see what ALBERT guesses, how sure it is, and where it looks.
+Judge the guesses to build a data set; evaluate presets on it.
+"""
+
+
+def browser_secret(data_dir):
+    """A secret kept in the data folder, so a browser's session id survives restarts."""
+    path = Path(data_dir) / "browser_state_secret"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        secret = secrets.token_urlsafe(24)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secret)
+            path.chmod(0o600)
+        except OSError:
+            pass  # read-only disk: sessions last until the restart
+        return secret
+
+
+def new_session(session_id):
+    return session_id or uuid.uuid4().hex
+
+
+def add_api(handlers):
+    """Endpoints for programs (gradio_client), named after what they do."""
+
+    @user_errors
+    def predict(text: str, preset: str = EMBEDDED_PRESET, top_k: int = 5) -> dict:
+        """Top-k tokens with probabilities for every [MASK] (independently), and the text
+        filled with the best guesses."""
+        return handlers.predict(text, preset, top_k)
+
+    @user_errors
+    def predict_joint(text: str, preset: str = EMBEDDED_PRESET, top_k: int = 5) -> dict:
+        """Fill the [MASK]s one at a time, most confident first, re-predicting after each."""
+        return handlers.predict_joint(text, preset, top_k)
+
+    @user_errors
+    def score_candidates(text: str, preset: str = EMBEDDED_PRESET,
+                         candidates: str = "") -> dict:
+        """Probability of each comma-separated candidate word at every [MASK]."""
+        return handlers.score_candidates(text, preset, candidates)
+
+    @user_errors
+    def attention(text: str, preset: str = EMBEDDED_PRESET, layer: int = -1,
+                  head: int = -1) -> dict:
+        """Tokens and attention weights (layer/head index, or -1 for all)."""
+        return handlers.attention(text, preset, layer, head)
+
+    @user_errors
+    def annotate(text: str, preset: str = EMBEDDED_PRESET, mask_ordinal: int = 0,
+                 verdict: str = "", correct_token: str = "", tag: str = "",
+                 note: str = "", session_id: str = "") -> dict:
+        """Save a judgement of one [MASK] (0-based ordinal) with the model's top-10.
+        session_id: whose row it is (the same id lets you search, edit, delete it)."""
+        return handlers.annotate(session_id or None, preset, text, mask_ordinal, verdict or None,
+                                 correct_token, tag, note)
+
+    def engine_stats() -> dict:
+        """Compilations so far, loaded presets, and whether warm-up has finished."""
+        return handlers.engine_stats()
+
+    for fn in (predict, predict_joint, score_candidates, attention, annotate, engine_stats):
+        gr.api(fn, api_name=fn.__name__)
+
+
+def build_demo(handlers, data_dir, title="ALBERT masked-LM demo"):
+    with gr.Blocks(title=title) as demo:
+        session = gr.BrowserState(None, storage_key="albert_demo_session",
+                                  secret=browser_secret(data_dir))
+        context = UIContext(handlers=handlers, cache=handlers.cache, store=handlers.store,
+                            session=session, data_dir=Path(data_dir))
+        gr.Markdown(INTRO)
+        with gr.Tabs():
+            with gr.Tab("Predict", id="predict"):
+                after_predict = build_predict_tab(context)
+            with gr.Tab("Attention", id="attention"):
+                build_attention_tab(context, after_predict)
+            with gr.Tab("Annotations", id="annotations"):
+                if handlers.store is not None:
+                    refresh_annotations = build_annotations_tab(context)
+                else:
+                    refresh_annotations = None
+                    gr.Markdown("Annotations are turned off on this server.")
+            with gr.Tab("Fine-tune", id="finetune"):
+                build_finetune_placeholder(context)
+        add_api(handlers)
+        load = demo.load(new_session, [session], [session], api_name="session",
+                         api_visibility="private")
+        if refresh_annotations:
+            load.then(**refresh_annotations, api_name="annotations_on_load",
+                      api_visibility="private")
+    return demo
+
+
+def build_finetune_placeholder(context):
+    try:
+        from albert_demo.ui.finetune_tab import build_finetune_tab
+    except ModuleNotFoundError as error:
+        if error.name != "albert_demo.ui.finetune_tab":
+            raise
+        gr.Markdown("Fine-tuning on your annotations is coming soon.")
+    else:
+        build_finetune_tab(context)

@@ -1,0 +1,56 @@
+"""Start the ALBERT demo: `python app.py [--host H] [--port P] [--share]`.
+
+GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are honoured (flags win). Data (annotations,
+compiled programs) lives in ALBERT_DEMO_DATA_DIR, default ./.albert_demo_data.
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "jax")  # before anything imports keras
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import threading  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int,
+                        default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    parser.add_argument("--share", action="store_true", help="print a public share link")
+    parser.add_argument("--concurrency", type=int,
+                        default=int(os.environ.get("ALBERT_DEMO_CONCURRENCY", 4)),
+                        help="requests run at once per event")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    data_dir = Path(os.environ.get("ALBERT_DEMO_DATA_DIR", "./.albert_demo_data")).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    public = args.share or args.host not in LOOPBACK or "SPACE_ID" in os.environ
+    if public:  # refuse arbitrary local folders unless the operator allow-listed some
+        os.environ.setdefault("ALBERT_DEMO_ALLOWED_DIRS", str(data_dir / "models"))
+
+    from albert_demo.annotations import AnnotationStore
+    from albert_demo.engine import ModelCache, configure_compilation_cache
+    from albert_demo.ui.handlers import Handlers
+    from albert_demo.ui.layout import build_demo
+
+    configure_compilation_cache(os.environ.get("ALBERT_DEMO_JAX_CACHE",
+                                               str(data_dir / "jax_cache")))
+    handlers = Handlers(ModelCache(), AnnotationStore.from_env(data_dir))
+    threading.Thread(target=handlers.warm_up, name="warm-up", daemon=True).start()
+    demo = build_demo(handlers, data_dir)
+    demo.queue(default_concurrency_limit=args.concurrency)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share,
+                show_error=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Measure the launched app: cold start to first /predict, p50/p95 /predict latency,
+compilations during mixed-length requests after warm-up.
+
+    python -m tests.app.measure_app [--requests 200] [--data-dir DIR]
+
+Run it twice with the same --data-dir to see the persistent compilation cache at work.
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from gradio_client import Client
+
+from tests.app.conftest import LaunchedApp
+from tests.app.test_server import mixed_texts
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args()
+    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="albert_measure_"))
+    app = LaunchedApp(data_dir, data_dir / "app.log")
+    try:
+        app.wait_until_serving()
+        client = Client(app.url, verbose=False)
+        client.predict("The sky is [MASK].", api_name="/predict")
+        print(f"cold start to first /predict: {time.perf_counter() - app.started:.1f} s")
+        while not client.predict(api_name="/engine_stats")["warm"]:
+            time.sleep(0.5)
+        print(f"warm-up finished: {time.perf_counter() - app.started:.1f} s")
+        texts = mixed_texts(args.requests, seed=1)
+        latencies = []
+        for text in texts:
+            start = time.perf_counter()
+            client.predict(text, "albert_tiny_en_uncased", 5, api_name="/predict")
+            latencies.append(time.perf_counter() - start)
+        latencies.sort()
+        p95 = latencies[int(0.95 * (len(latencies) - 1))]
+        print(f"/predict over {len(latencies)} requests: p50 "
+              f"{statistics.median(latencies) * 1e3:.0f} ms, p95 {p95 * 1e3:.0f} ms")
+        before = client.predict(api_name="/engine_stats")["traces"]
+        for text in mixed_texts(100, seed=2):
+            client.predict(text, "albert_tiny_en_uncased", 5, api_name="/predict")
+        after = client.predict(api_name="/engine_stats")["traces"]
+        print(f"compilations during 100 mixed-length requests after warm-up: {after - before}")
+    finally:
+        app.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""A real browser (Debian's chromium, driven by Playwright) against the launched app.
+
+Screenshots go to docs/screenshots/ for the README.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "docs" / "screenshots"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                       reason=f"{CHROMIUM} is missing: install Debian's chromium "
+                              "(apt-get install -y chromium) to run the browser test"),
+]
+
+
+@pytest.fixture(scope="module")
+def page(app_server):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.set_default_timeout(60_000)
+        page.goto(app_server.url)
+        yield page
+        browser.close()
+
+
+def test_predict_attention_and_annotate_in_a_browser(page):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    box = page.locator("#input-text textarea")
+    box.fill("The quick brown fox jumps over the lazy ")
+    page.locator("#insert-mask").click()  # at the cursor: the end of the text
+    page.wait_for_function(
+        "() => document.querySelector('#input-text textarea').value.endsWith('[MASK]')")
+    box.press("End")
+    box.type(".")
+    page.locator("#predict-button").click()
+
+    # Ranked predictions: the filled text and a plotly chart with one bar per guess.
+    page.wait_for_selector("#filled-text mark")
+    page.wait_for_selector("#prediction-chart .plot-container .bars path")
+    assert page.locator("#prediction-chart .ytick").count() >= 5
+    assert "[MASK] 1" in page.locator("#prediction-chart").inner_text()
+    page.screenshot(path=str(SHOTS / "predict.png"), full_page=True)
+
+    # Annotate below the predictions.
+    page.get_by_label("Wrong").check()
+    correct = page.get_by_label("Right word (pick or type)")
+    correct.fill("dog")
+    correct.press("Enter")
+    page.locator("#save-annotation").click()
+    page.get_by_text("Saved annotation #").wait_for()
+
+    # Attention from the same forward pass.
+    page.get_by_role("tab", name="Attention").click()
+    page.wait_for_selector("#attention-heatmap .plot-container .heatmaplayer, "
+                           "#attention-heatmap .plot-container .hm")
+    assert "[MASK]" in page.locator("#attention-heatmap").inner_text()
+    page.screenshot(path=str(SHOTS / "attention.png"), full_page=True)
+
+    page.get_by_role("tab", name="Annotations").click()
+    page.locator("#search-annotations").click()
+    page.wait_for_function(
+        "() => document.querySelector('#annotations-table').innerText.includes('dog')")
+    page.locator("#evaluate").click()
+    page.wait_for_function("() => document.querySelector('#accuracy-chart')"
+                           ".innerText.includes('Accuracy on 1 annotated')")
+    page.screenshot(path=str(SHOTS / "annotations.png"), full_page=True)
+    assert os.path.getsize(SHOTS / "predict.png") > 10_000
