@@ -5,6 +5,8 @@ Called inside the caller's `with gr.Tab("Fine-tune"):` block with a context givi
 `cache` (or `models`), `store`, `session` (or `session_state`) and `data_dir`.
 """
 
+import functools
+
 import gradio as gr
 
 from albert_demo.finetune.data import FinetuneDataError, max_upload_bytes
@@ -29,8 +31,6 @@ def _get(context, *names, default=None):
 
 def _errors(fn):
     """FinetuneDataError (a person's mistake) -> gr.Error with its message."""
-    import functools
-
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:

@@ -1,0 +1,219 @@
+"""Uploaded text -> a list of passages, with clear messages for files we cannot use.
+
+`.txt` / `.md`: one passage per line, or per paragraph when blank lines separate blocks of
+several lines. `.csv` / `.jsonl`: one passage per row, from a column / field chosen by name.
+No keras or jax here: the UI calls these on every upload.
+
+Example:
+```python
+upload = read_upload("notes.csv")      # columns found, default column guessed
+upload.columns                         # ["id", "text"]
+passages = upload.passages("text")
+preview(passages, tokenizer, validation_share=0.1)
+```
+"""
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+TEXT_SUFFIXES = (".txt", ".md")
+TABLE_SUFFIXES = (".csv", ".jsonl")
+LIKELY_TEXT_NAMES = ("text", "passage", "sentence", "content", "body", "document")
+DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+
+class FinetuneDataError(ValueError):
+    """The upload (or the settings) cannot be used; the message says what to do."""
+
+
+def max_upload_bytes():
+    try:
+        return int(float(os.environ.get("ALBERT_DEMO_MAX_UPLOAD_BYTES",
+                                        DEFAULT_MAX_UPLOAD_BYTES)))
+    except ValueError:
+        return DEFAULT_MAX_UPLOAD_BYTES
+
+
+def _size(n):
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n:,} bytes"
+
+
+def decode_upload(raw, filename="upload", limit=None):
+    """bytes -> str: size limit, no binary, UTF-8 (a BOM is allowed and dropped)."""
+    limit = max_upload_bytes() if limit is None else limit
+    if len(raw) > limit:
+        raise FinetuneDataError(f"{filename} is {_size(len(raw))}; uploads are limited to "
+                                f"{_size(limit)}. Upload a smaller file or split it.")
+    if b"\x00" in raw:
+        raise FinetuneDataError(f"{filename} looks like a binary file (it contains NUL "
+                                "bytes). Upload plain text: .txt, .md, .csv or .jsonl.")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise FinetuneDataError(
+            f"{filename} is not UTF-8 text (byte 0x{raw[error.start]:02X} on line {line} "
+            "cannot be decoded). Save the file as UTF-8 and upload it again.") from None
+    if not text.strip():
+        raise FinetuneDataError(f"{filename} is empty: upload a file with at least one "
+                                "passage of text.")
+    return text
+
+
+def split_plain_text(text):
+    """Paragraphs when blank lines separate multi-line blocks, otherwise lines."""
+    blocks = [b for b in _blocks(text) if b]
+    if len(blocks) > 1 and any(len(block) > 1 for block in blocks):
+        return [" ".join(line.strip() for line in block) for block in blocks]
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _blocks(text):
+    block = []
+    for line in text.splitlines():
+        if line.strip():
+            block.append(line)
+        else:
+            yield block
+            block = []
+    yield block
+
+
+def _csv_rows(text, filename):
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        rows = list(reader)
+    except csv.Error as error:
+        raise FinetuneDataError(f"{filename}: malformed CSV on line {reader.line_num} "
+                                f"({error}). Fix that line and upload again.") from None
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        raise FinetuneDataError(f"{filename} is empty: upload a CSV with a header row.")
+    header = [h.strip() for h in rows[0]]
+    return header, [dict(zip(header, r)) for r in rows[1:]]
+
+
+def _jsonl_rows(text, filename):
+    rows, fields = [], {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise FinetuneDataError(f"{filename}: line {number} is not valid JSON "
+                                    f"({error.msg}). Each line must be one JSON object, "
+                                    'e.g. {"text": "..."}.') from None
+        if not isinstance(row, dict):
+            raise FinetuneDataError(f"{filename}: line {number} is not a JSON object; each "
+                                    'line must look like {"text": "..."}.')
+        for key, value in row.items():
+            if isinstance(value, str):
+                fields.setdefault(key, None)
+        rows.append(row)
+    return list(fields), rows
+
+
+@dataclass
+class Upload:
+    """A decoded upload: its passages (plain text) or rows and text columns (tables)."""
+    filename: str
+    kind: str  # "text", "csv" or "jsonl"
+    columns: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
+    lines: list = field(default_factory=list)
+
+    @property
+    def default_column(self):
+        lowered = {c.lower(): c for c in self.columns}
+        for name in LIKELY_TEXT_NAMES:
+            if name in lowered:
+                return lowered[name]
+        return self.columns[0] if len(self.columns) == 1 else None
+
+    def passages(self, column=None):
+        if self.kind == "text":
+            return list(self.lines)
+        column = column or self.default_column
+        what = "column" if self.kind == "csv" else "field"
+        if not column or column not in self.columns:
+            found = ", ".join(repr(c) for c in self.columns) or "none"
+            asked = f"There is no {what} {column!r}" if column else f"Choose the text {what}"
+            raise FinetuneDataError(f"{self.filename}: {asked}; its text {what}s are: "
+                                    f"{found}.")
+        out = [str(r.get(column) or "").strip() for r in self.rows]
+        out = [" ".join(p.split()) for p in out if p]
+        if not out:
+            raise FinetuneDataError(f"{self.filename}: the {what} {column!r} has no text in "
+                                    "any row.")
+        return out
+
+
+def read_upload(path_or_bytes, filename=None, limit=None):
+    """A file path (or bytes + filename) -> `Upload`. Raises FinetuneDataError."""
+    if isinstance(path_or_bytes, (bytes, bytearray)):
+        raw, filename = bytes(path_or_bytes), filename or "upload.txt"
+    else:
+        path = Path(path_or_bytes)
+        filename = filename or path.name
+        limit = max_upload_bytes() if limit is None else limit
+        if path.stat().st_size > limit:
+            raise FinetuneDataError(f"{filename} is {_size(path.stat().st_size)}; uploads "
+                                    f"are limited to {_size(limit)}. Upload a smaller file "
+                                    "or split it.")
+        raw = path.read_bytes()
+    suffix = Path(filename).suffix.lower()
+    if suffix not in TEXT_SUFFIXES + TABLE_SUFFIXES:
+        raise FinetuneDataError(f"{filename}: unsupported file type {suffix or '(none)'!r}; "
+                                "upload .txt, .md, .csv or .jsonl.")
+    text = decode_upload(raw, filename, limit)
+    if suffix in TEXT_SUFFIXES:
+        return Upload(filename, "text", lines=split_plain_text(text))
+    if suffix == ".csv":
+        columns, rows = _csv_rows(text, filename)
+        return Upload(filename, "csv", columns=columns, rows=rows)
+    columns, rows = _jsonl_rows(text, filename)
+    if not columns:
+        raise FinetuneDataError(f"{filename}: no line has a text field; each line must look "
+                                'like {"text": "..."}.')
+    return Upload(filename, "jsonl", columns=columns, rows=rows)
+
+
+def split_passages(passages, validation_share=0.1, seed=0):
+    """Deterministic (train, valid) split; at least one passage on each side when asked."""
+    passages = list(passages)
+    if not 0 <= validation_share < 1:
+        raise FinetuneDataError("The validation share must be at least 0 and below 1, "
+                                "e.g. 0.1.")
+    n = len(passages)
+    n_valid = int(round(n * validation_share))
+    if validation_share > 0:
+        n_valid = max(1, n_valid)
+    if n - n_valid < 1:
+        raise FinetuneDataError(f"{n} passage(s) are too few to keep a validation share of "
+                                f"{validation_share:g}: add text or lower the share.")
+    order = np.random.default_rng(seed).permutation(n)
+    valid = {int(i) for i in order[:n_valid]}
+    return ([p for i, p in enumerate(passages) if i not in valid],
+            [p for i, p in enumerate(passages) if i in valid])
+
+
+def preview(passages, tokenizer, validation_share=0.1, seed=0, sequence_length=128):
+    """Counts shown before training: passages, tokens, the split, how many get cut."""
+    if not passages:
+        raise FinetuneDataError("There is no text to train on: upload a file or use your "
+                                "annotations.")
+    train, valid = split_passages(passages, validation_share, seed)
+    lengths = {p: len(ids) for p, ids in zip(passages, tokenizer(list(passages)))}
+    budget = sequence_length - 2
+    return {"passages": len(passages), "tokens": sum(lengths.values()),
+            "train_passages": len(train), "train_tokens": sum(lengths[p] for p in train),
+            "valid_passages": len(valid), "valid_tokens": sum(lengths[p] for p in valid),
+            "truncated_passages": sum(n > budget for n in lengths.values()),
+            "sequence_length": sequence_length}

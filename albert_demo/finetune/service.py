@@ -1,0 +1,190 @@
+"""What the Fine-tune tab and its API call: plain values in, plain values out, one job per
+session. Tests drive a whole run through here without a browser.
+
+Example:
+```python
+service = FinetuneService(data_dir, models=model_cache, store=annotation_store)
+service.inspect("notes.csv")          # {"kind": "csv", "columns": [...], "column": "text"}
+service.preview(session_id, "notes.csv", "text")
+service.start(session_id, FinetuneSettings(name="notes-v1"), "notes.csv", "text")
+service.status(session_id)            # progress, loss history, results when done
+```
+"""
+
+import functools
+import threading
+
+from albert_demo.finetune.data import FinetuneDataError, preview, read_upload
+from albert_demo.finetune.job import FinetuneJob, FinetuneSettings
+from albert_demo.finetune.registry import FinetunedRegistry
+
+API_SESSION = "api"  # gradio_client callers have no browser session
+ACTIVE = ("queued", "preparing", "evaluating", "training", "saving")
+
+
+@functools.lru_cache(maxsize=8)
+def _tokenizer(preset_folder):
+    from albert_demo import AlbertTokenizer
+    return AlbertTokenizer.from_preset(preset_folder)
+
+
+class FinetuneService:
+    def __init__(self, data_dir, models=None, store=None, queue=None, sharing=None,
+                 extra_bases=()):
+        self.registry = FinetunedRegistry(data_dir, sharing=sharing)
+        self.extra_bases = list(extra_bases)  # e.g. a local preset folder in tests
+        self.data_dir, self.models, self.store, self.queue = data_dir, models, store, queue
+        self._jobs = {}
+        self._lock = threading.Lock()
+
+    # -- data -------------------------------------------------------------------------
+    @staticmethod
+    def inspect(path):
+        """Columns / fields of an upload, for the column chooser."""
+        if not path:
+            return {"kind": None, "columns": [], "column": None}
+        upload = read_upload(path)
+        return {"kind": upload.kind, "columns": upload.columns,
+                "column": upload.default_column}
+
+    def passages(self, session_id, path=None, column=None, use_annotations=False):
+        passages = read_upload(path).passages(column or None) if path else []
+        if use_annotations:
+            if self.store is None:
+                raise FinetuneDataError("Annotations are not enabled on this server.")
+            from albert_demo.annotations import to_training_texts
+            rows = self.store.search(session_id=session_id or API_SESSION, limit=None)
+            texts = to_training_texts(rows)
+            if not texts:
+                raise FinetuneDataError("None of your annotations has a gold word for every "
+                                        "[MASK] yet: mark predictions right or give the "
+                                        "correct word in the Predict tab.")
+            passages = passages + texts
+        if not passages:
+            raise FinetuneDataError("No training text: upload a .txt, .md, .csv or .jsonl "
+                                    "file, or tick 'use my annotations'.")
+        return passages
+
+    def base_choices(self, session_id):
+        from albert_demo.presets.registry import all_presets
+        return (list(all_presets()) + self.extra_bases
+                + self.registry.names(session_id or API_SESSION))
+
+    def _base_folder(self, session_id, base_preset):
+        if base_preset not in self.base_choices(session_id):
+            raise FinetuneDataError(f"Unknown base preset {base_preset!r}; choose one from "
+                                    "the list.")
+        if base_preset.startswith("finetuned/"):
+            return str(self.registry.resolve(session_id or API_SESSION, base_preset).path)
+        from albert_demo.presets.resolve import resolve_preset
+        return str(resolve_preset(base_preset)[0])
+
+    def preview(self, session_id, path=None, column=None, use_annotations=False,
+                base_preset=None, sequence_length=128, validation_share=0.1, seed=0):
+        base_preset = base_preset or FinetuneSettings.base_preset
+        passages = self.passages(session_id, path, column, use_annotations)
+        tokenizer = _tokenizer(self._base_folder(session_id, base_preset))
+        return preview(passages, tokenizer, float(validation_share), int(seed),
+                       int(sequence_length))
+
+    # -- jobs -------------------------------------------------------------------------
+    def start(self, session_id, settings, path=None, column=None, use_annotations=False):
+        session_id = session_id or API_SESSION
+        if settings.base_preset not in self.base_choices(session_id):
+            raise FinetuneDataError(f"Unknown base preset {settings.base_preset!r}; choose "
+                                    "one from the list.")
+        passages = self.passages(session_id, path, column, use_annotations)
+        with self._lock:
+            current = self._jobs.get(session_id)
+            if current is not None and current.running:
+                raise FinetuneDataError("You already have a training running: cancel it or "
+                                        "wait for it to finish.")
+            job = FinetuneJob(settings, passages, session_id, self.data_dir,
+                              models=self.models, queue=self.queue)
+            self._jobs[session_id] = job
+        job.start()
+        return self.status(session_id)
+
+    def job(self, session_id):
+        with self._lock:
+            return self._jobs.get(session_id or API_SESSION)
+
+    def status(self, session_id):
+        job = self.job(session_id)
+        if job is None:
+            return {"status": "idle", "message": "No training yet.", "history": []}
+        state = job.progress.snapshot()
+        state["history"] = [list(point) for point in state["history"]]
+        state["active"] = state["status"] in ACTIVE
+        return state
+
+    def cancel(self, session_id):
+        job = self.job(session_id)
+        if job is None or not job.running:
+            raise FinetuneDataError("There is no training of yours to cancel.")
+        job.cancel()
+        return self.status(session_id)
+
+    def wait(self, session_id, timeout=None):
+        job = self.job(session_id)
+        if job is not None:
+            job.wait(timeout)
+        return self.status(session_id)
+
+
+# -- presentation helpers (plain values for tables and plots) -------------------------------
+def progress_text(state):
+    status = state.get("status", "idle")
+    if status == "idle":
+        return "No training yet."
+    parts = [f"**{status}** — {state.get('message', '')}"]
+    total, step = state.get("total_steps"), state.get("step", 0)
+    if total:
+        bar = int(20 * step / total)
+        parts.append(f"`[{'#' * bar}{'.' * (20 - bar)}]` step {step}/{total}")
+    if state.get("loss") is not None:
+        parts.append(f"loss {state['loss']:.3f}")
+    if state.get("tokens_per_s"):
+        parts.append(f"{state['tokens_per_s']:,.0f} tokens/s")
+    if state.get("eta_s") and state.get("status") == "training":
+        parts.append(f"about {int(state['eta_s'] // 60)}m {int(state['eta_s'] % 60)}s left")
+    if state.get("queue_position"):
+        parts.append(f"position in queue: {state['queue_position']}")
+    if state.get("error"):
+        parts.append(f"error: {state['error']}")
+    return " · ".join(parts)
+
+
+def metrics_rows(state):
+    """[[metric, before, after, change]] on the validation split."""
+    before, after = state.get("before") or {}, state.get("after") or {}
+    rows = []
+    for key, label in (("loss", "masked-token loss"), ("top1", "top-1 accuracy"),
+                       ("top5", "top-5 accuracy")):
+        b, a = before.get(key), after.get(key)
+        rows.append([label, None if b is None else round(b, 4),
+                     None if a is None else round(a, 4),
+                     None if a is None or b is None else round(a - b, 4)])
+    return rows
+
+
+def probe_rows(state):
+    """[[probe, base model, fine-tuned model]] with each side's top guesses per mask."""
+    def side(result):
+        if "error" in result:
+            return result["error"]
+        guesses = "; ".join(", ".join(m) for m in result["masks"])
+        return f"{result['filled_text']}  ({guesses})"
+    return [[p["text"], side(p["base"]), side(p["finetuned"])]
+            for p in state.get("probes") or []]
+
+
+def loss_figure(history):
+    import plotly.graph_objects as go
+    figure = go.Figure()
+    if history:
+        steps, losses = zip(*history)
+        figure.add_trace(go.Scatter(x=steps, y=losses, mode="lines", name="training loss"))
+    figure.update_layout(xaxis_title="step", yaxis_title="masked-token loss", height=300,
+                         margin=dict(l=40, r=10, t=30, b=40), title="Training loss")
+    return figure

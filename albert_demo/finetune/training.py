@@ -1,0 +1,73 @@
+"""The pieces `FinetuneJob` hands to `AlbertMaskedLM.fit`: full batches and a monitor
+callback (progress, cancel, limits, checkpoints)."""
+
+import math
+import time
+
+import keras
+
+from albert_demo.models.albert_masked_lm import PreprocessedBatches
+
+
+class FullBatches(PreprocessedBatches):
+    """Token-id passages in full batches only (one compiled shape; splits evenly over
+    devices), reshuffled and re-masked every epoch by the seeded preprocessor."""
+
+    def __init__(self, token_ids, preprocessor, batch_size, seed):
+        token_ids = list(token_ids)
+        if not token_ids:
+            raise ValueError("No training passages.")
+        if len(token_ids) < batch_size:  # a tiny upload still fills one batch
+            token_ids = (token_ids * math.ceil(batch_size / len(token_ids)))[:batch_size]
+        super().__init__(token_ids, preprocessor, batch_size, shuffle=True, seed=seed)
+
+    def __len__(self):
+        return self.count // self.batch_size
+
+
+class FinetuneMonitor(keras.callbacks.Callback):
+    """Per step: report (step, loss, tokens/s, eta), checkpoint (`save_checkpoint(model,
+    step)`), and stop on cancel, step limit or deadline. `stop_reason` is None when
+    training ran to `total_steps`."""
+
+    def __init__(self, total_steps, tokens_per_step, report, should_cancel=lambda: False,
+                 checkpoint_every=0, save_checkpoint=None, deadline=None):
+        super().__init__()
+        self.total_steps, self.tokens_per_step = total_steps, tokens_per_step
+        self.report, self.should_cancel = report, should_cancel
+        self.checkpoint_every, self.save_checkpoint = checkpoint_every, save_checkpoint
+        self.deadline = deadline
+        self.step, self.stop_reason, self.last_checkpoint = 0, None, None
+        self._previous_mean = 0.0
+        self._first_step_end = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._previous_mean = 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        # keras reports the epoch's running mean; recover this step's own loss.
+        mean = float(logs["loss"])
+        loss = (batch + 1) * mean - batch * self._previous_mean
+        self._previous_mean = mean
+        now = time.time()
+        tokens_per_s = eta = None
+        if self._first_step_end is None:  # the first step includes compilation
+            self._first_step_end = now
+        elif now > self._first_step_end:
+            steps_per_s = (self.step - 1) / (now - self._first_step_end)
+            tokens_per_s = steps_per_s * self.tokens_per_step
+            eta = (self.total_steps - self.step) / steps_per_s
+        self.report(self.step, loss, tokens_per_s, eta)
+        if self.should_cancel():
+            self.stop_reason = "cancelled"
+        elif self.deadline is not None and now > self.deadline:
+            self.stop_reason = "time limit"
+        if self.step >= self.total_steps or self.stop_reason:
+            self.model.stop_training = True
+        elif (self.checkpoint_every and self.save_checkpoint
+              and self.step % self.checkpoint_every == 0):
+            # `self.model` (not a captured reference) syncs JAX's training state into
+            # the variables first.
+            self.save_checkpoint(self.model, self.step)
+            self.last_checkpoint = self.step

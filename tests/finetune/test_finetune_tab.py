@@ -1,0 +1,119 @@
+"""The tab's logic through `FinetuneService` (no browser), and the tab's API names."""
+
+import pytest
+
+from finetune_helpers import domain_sentences, fast_settings
+
+from albert_demo.finetune import FinetuneDataError
+from albert_demo.finetune.service import (FinetuneService, loss_figure, metrics_rows,
+                                          probe_rows, progress_text)
+
+
+def test_service_runs_upload_to_result(tiny_preset, tmp_path):
+    from albert_demo.finetune import TrainingQueue
+    upload = tmp_path / "legal.csv"
+    upload.write_text("id,text\n" + "\n".join(f"{i},{s}" for i, s in
+                                              enumerate(domain_sentences(80))))
+    service = FinetuneService(tmp_path, queue=TrainingQueue(1), extra_bases=[tiny_preset])
+    assert service.inspect(str(upload)) == {"kind": "csv", "columns": ["id", "text"],
+                                            "column": "text"}
+    counts = service.preview("s1", str(upload), "text", base_preset=tiny_preset,
+                             sequence_length=32)
+    assert counts["passages"] == 80 and counts["valid_passages"] == 8
+    with pytest.raises(FinetuneDataError, match="Unknown base preset"):
+        service.preview("s1", str(upload), "text", base_preset="/etc")
+    settings = fast_settings(tiny_preset, steps=12, probes=("the jury [MASK] the claim.",))
+    state = service.start("s1", settings, str(upload), "text")
+    assert state["active"]
+    with pytest.raises(FinetuneDataError, match="already have a training running"):
+        service.start("s1", settings, str(upload), "text")
+    assert service.status("s2")["status"] == "idle"
+    state = service.wait("s1", timeout=120)
+    assert state["status"] == "done" and not state["active"], state["error"]
+    assert "finetuned/legal" in service.base_choices("s1")
+    assert "finetuned/legal" not in service.base_choices("s2")
+    assert "step 12/12" in progress_text(state)
+    assert [row[0] for row in metrics_rows(state)] == ["masked-token loss", "top-1 accuracy",
+                                                       "top-5 accuracy"]
+    assert all(row[1] is not None and row[2] is not None for row in metrics_rows(state))
+    assert probe_rows(state)[0][0] == "the jury [MASK] the claim."
+    assert len(loss_figure(state["history"]).data[0].x) == 12
+    with pytest.raises(FinetuneDataError, match="no training of yours"):
+        service.cancel("s1")
+
+
+def test_no_text_is_a_clear_error(tmp_path):
+    service = FinetuneService(tmp_path)
+    with pytest.raises(FinetuneDataError, match="No training text"):
+        service.passages("s1")
+    with pytest.raises(FinetuneDataError, match="Annotations are not enabled"):
+        service.passages("s1", use_annotations=True)
+
+
+def test_annotations_become_training_text(tmp_path):
+    from albert_demo.annotations import AnnotationStore
+    store = AnnotationStore.sqlite(tmp_path / "a.db")
+    preds = [{"token": "\u2581capital", "token_id": 1, "score": 0.9}]
+    store.add(session_id="s1", preset="p", text="Paris is the [MASK] of France.",
+              mask_index=4, mask_ordinal=0, predictions=preds, verdict="right")
+    service = FinetuneService(tmp_path, store=store)
+    assert service.passages("s1", use_annotations=True) == ["Paris is the capital of France."]
+    with pytest.raises(FinetuneDataError, match="None of your annotations"):
+        service.passages("s2", use_annotations=True)
+
+
+def test_tab_builds_with_api_names(tmp_path):
+    import gradio as gr
+
+    from albert_demo.ui.finetune_tab import build_finetune_tab
+    with gr.Blocks() as demo:
+        session = gr.State("s1")
+        with gr.Tab("Fine-tune"):
+            build_finetune_tab({"models": None, "store": None, "session_state": session,
+                                "data_dir": tmp_path})
+    names = {d.get("api_name") for d in demo.config["dependencies"]}
+    assert {"finetune_preview", "finetune_start", "finetune_status", "finetune_cancel",
+            "finetune_result", "finetune_columns"} <= names
+
+
+def test_gradio_client_drives_a_whole_run(tiny_preset, tmp_path):
+    import time
+
+    import gradio as gr
+    from gradio_client import Client, handle_file
+
+    from albert_demo.finetune.service import FinetuneService
+    from albert_demo.ui import finetune_tab
+    upload = tmp_path / "legal.txt"
+    upload.write_text("\n".join(domain_sentences(40)))
+    original = FinetuneService.__init__
+
+    def with_tiny(self, *args, **kwargs):  # let the page offer the tiny test preset
+        original(self, *args, **{**kwargs, "extra_bases": [tiny_preset]})
+    FinetuneService.__init__ = with_tiny
+    try:
+        with gr.Blocks() as demo:
+            session = gr.State("client")
+            with gr.Tab("Fine-tune"):
+                finetune_tab.build_finetune_tab({"session_state": session,
+                                                 "data_dir": tmp_path})
+    finally:
+        FinetuneService.__init__ = original
+    demo.launch(prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(demo.local_url, verbose=False)
+        counts = client.predict(handle_file(str(upload)), None, False, tiny_preset, 32, 0.1,
+                                api_name="/finetune_preview")
+        assert counts["passages"] == 40
+        client.predict(handle_file(str(upload)), None, False, tiny_preset, "via-api", 8, 0,
+                       3e-3, 8, 32, 0.15, 0.1, False, "the judge [MASK] the case.",
+                       api_name="/finetune_start")
+        deadline = time.time() + 120
+        while client.predict("client", api_name="/finetune_status")["active"]:
+            assert time.time() < deadline
+            time.sleep(0.5)
+        result = client.predict("client", api_name="/finetune_result")
+        assert result["status"] == "done" and result["model_name"] == "finetuned/via-api"
+        assert result["after"]["loss"] < result["before"]["loss"]
+    finally:
+        demo.close()
