@@ -44,7 +44,7 @@ def main(argv=None):
 
     configure_compilation_cache(os.environ.get("ALBERT_DEMO_JAX_CACHE",
                                                str(data_dir / "jax_cache")))
-    handlers = Handlers(ModelCache(), AnnotationStore.from_env(data_dir))
+    handlers = Handlers(ModelCache(), AnnotationStore.from_env(data_dir), data_dir=data_dir)
     threading.Thread(target=handlers.warm_up, name="warm-up", daemon=True).start()
     demo = build_demo(handlers, data_dir)
     demo.queue(default_concurrency_limit=args.concurrency)

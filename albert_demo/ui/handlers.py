@@ -89,16 +89,33 @@ def _day(value, name):
 class Handlers:
     """The app's operations over a model cache and (optionally) an annotation store."""
 
-    def __init__(self, cache, store=None, default_preset=EMBEDDED_PRESET):
+    def __init__(self, cache, store=None, default_preset=EMBEDDED_PRESET, data_dir=None):
         self.cache = cache
         self.store = store
         self.default_preset = default_preset
+        self.data_dir = data_dir
         self.warm = threading.Event()
 
     # -- models ---------------------------------------------------------------------
-    def model(self, preset, progress=None):
+    def model(self, preset, progress=None, session_id=None):
+        """A loaded preset; `finetuned/<name>` resolves among the caller's own models."""
         preset = (preset or self.default_preset).strip()
+        if preset.startswith("finetuned/"):
+            if self.data_dir is None:
+                raise InputError("Fine-tuned models are not enabled on this server.")
+            from albert_demo.finetune.registry import FinetunedRegistry
+            return FinetunedRegistry(self.data_dir).predictor(_session(session_id), preset,
+                                                              models=self.cache)
         return self.cache.get(preset, progress=progress)
+
+    def preset_choices(self, session_id=None):
+        """The dropdown's presets plus the caller's fine-tuned models."""
+        choices = preset_choices()
+        if self.data_dir is not None and session_id:
+            from albert_demo.finetune.registry import FinetunedRegistry
+            names = FinetunedRegistry(self.data_dir).names(session_id)
+            choices += [(f"{name} (fine-tuned, yours)", name) for name in names]
+        return choices
 
     def warm_up(self, preset=None, lengths=WARMUP_LENGTHS):
         """Load a preset and compile its forward for the common shapes (background)."""
@@ -114,21 +131,21 @@ class Handlers:
                 "loaded": loaded, "warm": self.warm.is_set()}
 
     # -- predictions ----------------------------------------------------------------
-    def predict(self, text, preset=None, top_k=5, progress=None):
+    def predict(self, text, preset=None, top_k=5, progress=None, session_id=None):
         """The /predict JSON: independent top-k for every [MASK]."""
-        return self.model(preset, progress).predict(text, top_k)
+        return self.model(preset, progress, session_id).predict(text, top_k)
 
-    def predict_joint(self, text, preset=None, top_k=5, progress=None):
-        return self.model(preset, progress).predict_joint(text, top_k)
+    def predict_joint(self, text, preset=None, top_k=5, progress=None, session_id=None):
+        return self.model(preset, progress, session_id).predict_joint(text, top_k)
 
     def score_candidates(self, text, preset=None, candidates="", progress=None):
         return self.model(preset, progress).score_candidates(text, candidates)
 
     def analyse(self, text, preset=None, top_k=5, mode="independent", candidates="",
-                progress=None):
+                progress=None, session_id=None):
         """Everything the Predict tab shows, from one compiled forward (plus the joint
         re-predictions when asked): predictions, attention, candidate scores."""
-        model = self.model(preset, progress)
+        model = self.model(preset, progress, session_id)
         result = model.predict(text, top_k, with_attention=True)
         shown = model.predict_joint(text, top_k) if mode == "joint" else _json_ready(result)
         scores = model.score_candidates(text, candidates) if (candidates or "").strip() else None

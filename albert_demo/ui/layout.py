@@ -109,6 +109,9 @@ def build_demo(handlers, data_dir, title="ALBERT masked-LM demo"):
         add_api(handlers)
         load = demo.load(new_session, [session], [session], api_name="session",
                          api_visibility="private")
+        # The person's own fine-tuned models join the preset dropdown.
+        load.then(lambda s: gr.Dropdown(choices=handlers.preset_choices(s)), [session],
+                  [context.presets], api_name="preset_choices", api_visibility="private")
         if refresh_annotations:
             load.then(**refresh_annotations, api_name="annotations_on_load",
                       api_visibility="private")

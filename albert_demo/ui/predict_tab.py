@@ -91,8 +91,9 @@ def build_predict_tab(context):
     context.presets = preset
 
     @user_errors
-    def run(text, preset, top_k, mode, candidates, progress=gr.Progress()):
-        found = handlers.analyse(text, preset, top_k, mode, candidates, progress=progress)
+    def run(text, preset, top_k, mode, candidates, session_id, progress=gr.Progress()):
+        found = handlers.analyse(text, preset, top_k, mode, candidates, progress=progress,
+                                 session_id=session_id)
         result = found["result"]
         labels = [(mask_label(n, m), n - 1) for n, m in enumerate(result["masks"], 1)]
         rows = candidate_rows(found["candidates"])
@@ -119,10 +120,12 @@ def build_predict_tab(context):
                                 verdict, correct, tag, note, shown=found)
         return f"Saved annotation #{row['id']} ({row['verdict'] or 'no verdict'})."
 
+    preset.focus(lambda s: gr.Dropdown(choices=handlers.preset_choices(s)), [context.session],
+                 [preset], api_name="predict_presets", api_visibility="private")
     outputs = [analysis, mode_note, filled, chart, scores, raw, mask_pick, correct, saved]
-    event = predict.click(run, [text, preset, top_k, mode, candidates], outputs,
+    event = predict.click(run, [text, preset, top_k, mode, candidates, context.session], outputs,
                           api_name="analyse")
-    submit = text.submit(run, [text, preset, top_k, mode, candidates], outputs,
+    submit = text.submit(run, [text, preset, top_k, mode, candidates, context.session], outputs,
                          api_name="analyse_submit")
     insert.click(None, [text], [text], js=INSERT_MASK_JS)
     mode.change(lambda m: MODE_NOTE[m], [mode], [mode_note], api_name="mode_note",

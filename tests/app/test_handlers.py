@@ -256,3 +256,22 @@ def test_cli_prints_the_predict_json_without_gradio(handlers):
     failed = subprocess.run([sys.executable, "-m", "albert_demo", "predict", "no mask"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert failed.returncode == 2 and "No [MASK] token found" in failed.stderr
+
+
+def test_finetuned_models_are_predicted_for_their_owner_only(tmp_path):
+    """`finetuned/<name>` in the preset box resolves among the caller's own models."""
+    from albert_demo import AlbertMaskedLM
+    from albert_demo.engine import ModelCache
+    from albert_demo.finetune.registry import owner_key
+    from albert_demo.ui.handlers import Handlers
+
+    folder = tmp_path / "finetuned" / owner_key("alice") / "mine"
+    AlbertMaskedLM.from_preset(EMBEDDED_PRESET).save_to_preset(folder)
+    handlers = Handlers(ModelCache(), data_dir=tmp_path)
+    result = handlers.predict("The sky is [MASK].", "finetuned/mine", 3, session_id="alice")
+    assert len(result["masks"][0]["predictions"]) == 3
+    assert ("finetuned/mine (fine-tuned, yours)", "finetuned/mine") in \
+        handlers.preset_choices("alice")
+    assert "finetuned/mine" not in [n for _, n in handlers.preset_choices("bob")]
+    with pytest.raises(Exception, match="No fine-tuned model"):
+        handlers.predict("The sky is [MASK].", "finetuned/mine", 3, session_id="bob")
