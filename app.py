@@ -28,11 +28,30 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def writable_problem(folder):
+    """None if `folder` can be created and written (a file is written and removed)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-probe-{os.getpid()}"
+        with open(probe, "wb") as f:
+            f.write(b"ok")
+            f.flush()
+            os.fsync(f.fileno())
+        probe.unlink()
+    except OSError as error:
+        return f"{type(error).__name__}: {error.strerror or error}"
+    return None
+
+
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     data_dir = Path(os.environ.get("ALBERT_DEMO_DATA_DIR", "./.albert_demo_data")).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    problem = writable_problem(data_dir)
+    if problem:  # serve predictions anyway; saving features are switched off, said once
+        logging.error("Data folder %s is not writable (%s): annotations and fine-tuning "
+                      "are turned off; predictions still work. Set ALBERT_DEMO_DATA_DIR to "
+                      "a writable folder to enable them.", data_dir, problem)
     public = args.share or args.host not in LOOPBACK or "SPACE_ID" in os.environ
     if public:  # refuse arbitrary local folders unless the operator allow-listed some
         os.environ.setdefault("ALBERT_DEMO_ALLOWED_DIRS", str(data_dir / "models"))
@@ -42,9 +61,11 @@ def main(argv=None):
     from albert_demo.ui.handlers import Handlers
     from albert_demo.ui.layout import build_demo
 
-    configure_compilation_cache(os.environ.get("ALBERT_DEMO_JAX_CACHE",
-                                               str(data_dir / "jax_cache")))
-    handlers = Handlers(ModelCache(), AnnotationStore.from_env(data_dir), data_dir=data_dir)
+    if not problem:
+        configure_compilation_cache(os.environ.get("ALBERT_DEMO_JAX_CACHE",
+                                                   str(data_dir / "jax_cache")))
+    store = None if problem else AnnotationStore.from_env(data_dir)
+    handlers = Handlers(ModelCache(), store, data_dir=None if problem else data_dir)
     threading.Thread(target=handlers.warm_up, name="warm-up", daemon=True).start()
     demo = build_demo(handlers, data_dir)
     demo.queue(default_concurrency_limit=args.concurrency)

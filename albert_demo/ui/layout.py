@@ -105,7 +105,11 @@ def build_demo(handlers, data_dir, title="ALBERT masked-LM demo"):
                     refresh_annotations = None
                     gr.Markdown("Annotations are turned off on this server.")
             with gr.Tab("Fine-tune", id="finetune"):
-                build_finetune_placeholder(context)
+                if handlers.data_dir is not None:
+                    build_finetune_placeholder(context)
+                else:
+                    gr.Markdown("Fine-tuning is turned off: the server's data folder is not "
+                                "writable.")
         add_api(handlers)
         load = demo.load(new_session, [session], [session], api_name="session",
                          api_visibility="private")
