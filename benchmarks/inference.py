@@ -1,0 +1,363 @@
+"""Inference benchmark: ours vs keras-hub (JAX) vs transformers (torch, CPU), same weights.
+
+    python benchmarks/inference.py [--quick] [--save benchmarks/results/NAME.json]
+
+Each peer runs in its own subprocess, one after another. Prints a table and ends with one
+`ratio ours/<peer> <figure>: <number>` line per peer and figure (lower is better for
+latency; throughput figures are named `..._per_s`, higher is better).
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+from common import SHAPES, shape_name  # noqa: E402
+
+TINY = "albert_tiny_en_uncased"
+CHECK_SHAPE = (2, 32)
+
+
+# ---------------------------------------------------------------------------- workers
+def _bench_shapes(run_for_shape, quick, prefix="", shapes=SHAPES):
+    """run_for_shape(batch, length) -> callable blocking on one full call."""
+    figures = {}
+    for batch, length in shapes:
+        fn = run_for_shape(batch, length)
+        start = time.perf_counter()
+        fn()  # first call: tracing + compilation where the peer compiles
+        figures[f"{prefix}first_call_ms_{shape_name(batch, length)}"] = (
+            time.perf_counter() - start) * 1e3
+        cpu0, wall0 = common.cpu_seconds(), time.perf_counter()
+        med, samples = common.timed(fn, common.repeats_for(batch, length, quick), warmup=1)
+        name = shape_name(batch, length)
+        # Below the core count means other processes took CPU from this one.
+        figures[f"{prefix}cores_used_{name}"] = (common.cpu_seconds() - cpu0) / (
+            time.perf_counter() - wall0)
+        figures[f"{prefix}latency_{name}"] = med * 1e3
+        figures[f"{prefix}throughput_{name}_per_s"] = batch / med
+        figures[f"{prefix}samples_ms_{name}"] = [round(s * 1e3, 2) for s in samples]
+    return figures
+
+
+def worker_prepare(args):
+    common.prepare_weights(args.workdir)
+    common.write_result(args.workdir, "prepare", {"ok": True})
+
+
+def _ours_runner(compiled, cfg):
+    def run_for_shape(batch, length):
+        x = common.make_batch(batch, length, cfg["vocabulary_size"])
+        ids = list(x["token_ids"])
+        seg = list(x["segment_ids"])
+        pos = list(x["mask_positions"])
+        return lambda: compiled(ids, seg, pos)
+    return run_for_shape
+
+
+def worker_ours(args):
+    os.environ["KERAS_BACKEND"] = "jax"
+    import numpy as np
+    from albert_demo.engine import CompiledMaskedLM
+    from albert_demo.models.albert_masked_lm import AlbertMaskedLM
+    t0 = time.perf_counter()
+    model = AlbertMaskedLM.from_preset(str(Path(args.workdir, "keras")), preprocessor=None)
+    compiled = CompiledMaskedLM(model)
+    load_s = time.perf_counter() - t0
+    cfg = common.BASE
+    x = common.make_batch(*CHECK_SHAPE, cfg["vocabulary_size"])
+    logits, _ = compiled(list(x["token_ids"]), list(x["segment_ids"]),
+                         list(x["mask_positions"]))
+    np.save(Path(args.workdir, "logits_ours.npy"), logits)
+    result = {"peer": "ours", "load_s": load_s}
+    result.update(_bench_shapes(_ours_runner(compiled, cfg), args.quick))
+    result["traces"] = compiled.trace_count
+    result["matmul_gflops"], result["matmul_gflops_best"] = common.jax_matmul_gflops(
+        with_best=True)
+    # The embedded preset.
+    tiny = AlbertMaskedLM.from_preset(TINY, preprocessor=None)
+    tiny_cfg = {k: getattr(tiny.backbone, k) for k in common.BASE}
+    result.update(_bench_shapes(_ours_runner(CompiledMaskedLM(tiny), tiny_cfg), args.quick,
+                                prefix="tiny_"))
+    common.write_result(args.workdir, "ours", result)
+
+
+def worker_keras_hub(args):
+    os.environ["KERAS_BACKEND"] = "jax"
+    import jax
+    import keras_hub
+    import numpy as np
+    t0 = time.perf_counter()
+    model = keras_hub.models.AlbertMaskedLM.from_preset(str(Path(args.workdir, "keras")),
+                                                        preprocessor=None)
+    load_s = time.perf_counter() - t0
+    x = common.make_batch(*CHECK_SHAPE, common.BASE["vocabulary_size"])
+    np.save(Path(args.workdir, "logits_keras_hub.npy"), model.predict_on_batch(x))
+
+    def runners(m, vocab):
+        jitted = jax.jit(lambda tv, ntv, x: m.stateless_call(tv, ntv, x)[0])
+
+        def predict_for_shape(batch, length):
+            x = common.make_batch(batch, length, vocab)
+            return lambda: m.predict_on_batch(x)
+
+        def jit_for_shape(batch, length):
+            x = common.make_batch(batch, length, vocab)
+            # Read the weights here: predict_on_batch may have replaced the buffers.
+            tv = [v.value for v in m.trainable_variables]
+            ntv = [v.value for v in m.non_trainable_variables]
+            return lambda: np.asarray(jitted(tv, ntv, x))
+        return predict_for_shape, jit_for_shape
+
+    predict, jitted = runners(model, common.BASE["vocabulary_size"])
+    result = {"peer": "keras-hub", "load_s": load_s}
+    result.update(_bench_shapes(predict, args.quick))
+    result.update(_bench_shapes(jitted, args.quick, prefix="jit_"))
+    tiny = keras_hub.models.AlbertMaskedLM.from_preset(
+        str(common.ROOT / "assets" / TINY), preprocessor=None)
+    predict, _ = runners(tiny, tiny.backbone.vocabulary_size)
+    result.update(_bench_shapes(predict, args.quick, prefix="tiny_"))
+    common.write_result(args.workdir, "keras_hub", result)
+
+
+def worker_torch(args):
+    import numpy as np
+    import torch
+    from transformers import AlbertForMaskedLM
+    torch.set_num_threads(os.cpu_count())
+    t0 = time.perf_counter()
+    model = AlbertForMaskedLM.from_pretrained(str(Path(args.workdir, "hf"))).eval()
+    load_s = time.perf_counter() - t0
+
+    def to_torch(x):
+        return {"input_ids": torch.from_numpy(x["token_ids"]).long(),
+                "token_type_ids": torch.from_numpy(x["segment_ids"]).long(),
+                "attention_mask": torch.from_numpy(x["padding_mask"]).long()}, \
+            torch.from_numpy(x["mask_positions"]).long()
+
+    def runner(m):
+        def run_for_shape(batch, length):
+            inputs, pos = to_torch(common.make_batch(batch, length,
+                                                     common.BASE["vocabulary_size"]))
+            rows = torch.arange(batch)[:, None]
+
+            def call():
+                with torch.inference_mode():
+                    return m(**inputs).logits[rows, pos].numpy()
+            return call
+        return run_for_shape
+
+    x = common.make_batch(*CHECK_SHAPE, common.BASE["vocabulary_size"])
+    np.save(Path(args.workdir, "logits_transformers.npy"), runner(model)(*CHECK_SHAPE)())
+    result = {"peer": "transformers-torch", "load_s": load_s,
+              "torch_threads": torch.get_num_threads()}
+    result.update(_bench_shapes(runner(model), args.quick))
+    result["torch_matmul_gflops"] = common.torch_matmul_gflops()
+    common.write_result(args.workdir, "transformers_torch", result)
+    if args.no_compile:
+        return
+    try:
+        compiled = torch.compile(model)
+        # Batch 1 only by default: inductor's compile of b32 takes ~30 s here.
+        shapes = SHAPES if args.compile_all else [s for s in SHAPES if s[0] == 1]
+        result.update(_bench_shapes(runner(compiled), args.quick, prefix="compile_",
+                                    shapes=shapes))
+        out = runner(compiled)(*CHECK_SHAPE)()
+        np.save(Path(args.workdir, "logits_transformers_compile.npy"), out)
+    except Exception as error:  # noqa: BLE001 - report why, keep the eager figures
+        result["compile_error"] = f"{type(error).__name__}: {str(error)[:400]}"
+    common.write_result(args.workdir, "transformers_torch", result)
+
+
+def worker_cold(args):
+    """First call (trace + compile + run) of ours at b1 s128, with a given cache dir."""
+    t0 = time.perf_counter()
+    os.environ["KERAS_BACKEND"] = "jax"
+    from albert_demo.engine import CompiledMaskedLM, configure_compilation_cache
+    from albert_demo.models.albert_masked_lm import AlbertMaskedLM
+    configure_compilation_cache(args.cache)
+    import_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model = AlbertMaskedLM.from_preset(str(Path(args.workdir, "keras")), preprocessor=None)
+    compiled = CompiledMaskedLM(model)
+    load_s = time.perf_counter() - t0
+    fn = _ours_runner(compiled, common.BASE)(1, 128)
+    t0 = time.perf_counter()
+    fn()
+    first_s = time.perf_counter() - t0
+    steady, _ = common.timed(fn, 5, warmup=0)
+    common.write_result(args.workdir, args.worker, {
+        "import_s": import_s, "load_s": load_s, "first_call_s": first_s,
+        "steady_s": steady, "compile_s": first_s - steady})
+
+
+WORKERS = {"prepare": worker_prepare, "ours": worker_ours, "keras_hub": worker_keras_hub,
+           "transformers_torch": worker_torch, "cold_empty": worker_cold,
+           "cold_warm": worker_cold}
+
+
+# ---------------------------------------------------------------------------- driver
+def compare_logits(workdir):
+    import numpy as np
+    ref = np.load(Path(workdir, "logits_ours.npy"))
+    report = {}
+    for peer in ("keras_hub", "transformers", "transformers_compile"):
+        path = Path(workdir, f"logits_{peer}.npy")
+        if path.exists():
+            report[peer] = float(np.max(np.abs(np.load(path) - ref)))
+    return report
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--worker", choices=sorted(WORKERS))
+    parser.add_argument("--workdir")
+    parser.add_argument("--cache")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    parser.add_argument("--compile-all", action="store_true",
+                        help="torch.compile at batch 32 too")
+    parser.add_argument("--peers", default="ours,keras_hub,transformers_torch,cold")
+    parser.add_argument("--save", help="write all figures to this JSON file")
+    args = parser.parse_args()
+    if args.worker:
+        WORKERS[args.worker](args)
+        return
+
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="albert_bench_"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    script = Path(__file__).resolve()
+    extra = (["--quick"] if args.quick else []) + (
+        ["--no-compile"] if args.no_compile else []) + (
+        ["--compile-all"] if args.compile_all else [])
+    started = time.time()
+    load_before = common.load_average()
+    prep = common.run_worker(script, "prepare", workdir)
+    if "error" in prep:
+        sys.exit("could not prepare the weights:\n" + prep["log_tail"])
+    results = {}
+    peers = args.peers.split(",")
+    for peer in ("ours", "keras_hub", "transformers_torch"):
+        if peer in peers:
+            print(f"running {peer} ...", flush=True)
+            results[peer] = common.run_worker(script, peer, workdir, extra)
+    if "cold" in peers:
+        cache = Path(tempfile.mkdtemp(prefix="albert_jax_cache_"))
+        for name in ("cold_empty", "cold_warm"):
+            print(f"running {name} ...", flush=True)
+            results[name] = common.run_worker(script, name, workdir,
+                                              ["--cache", str(cache)])
+    parity = compare_logits(workdir) if "ours" in results else {}
+    summary = {"machine": common.machine(), "load_average_before": load_before,
+               "load_average_after": common.load_average(),
+               "elapsed_s": time.time() - started, "config": common.BASE,
+               "parity_max_abs_diff_vs_ours": parity, "results": results,
+               "command": "python benchmarks/inference.py " + " ".join(sys.argv[1:])}
+    ratios = report(summary)
+    summary["ratios"] = {f"ours/{p} {f}": v for (p, f), v in ratios.items()}
+    if args.save:
+        Path(args.save).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.save).write_text(json.dumps(summary, indent=1))
+    for (peer, figure), value in ratios.items():
+        print(f"ratio ours/{peer} {figure}: {value:.3f}")
+
+
+def report(summary):
+    res = summary["results"]
+    m = summary["machine"]
+    print(f"\nmachine: {m['cpu']}, {m['cores']} cores; load average before "
+          f"{summary['load_average_before']}, after {summary['load_average_after']}")
+    print(f"logit parity, max |diff| vs ours on {CHECK_SHAPE}: "
+          + ", ".join(f"{k} {v:.2e}" for k, v in summary["parity_max_abs_diff_vs_ours"].items()))
+    columns = []  # (peer label for the ratio line, label, result dict, key prefix)
+    if "ours" in res and "error" not in res["ours"]:
+        columns.append(("ours", "ours (compiled)", res["ours"], ""))
+    if "keras_hub" in res and "error" not in res["keras_hub"]:
+        columns.append(("keras-hub", "keras-hub predict_on_batch", res["keras_hub"], ""))
+        columns.append(("keras-hub-jit", "keras-hub jax.jit", res["keras_hub"], "jit_"))
+    if "transformers_torch" in res and "error" not in res["transformers_torch"]:
+        t = res["transformers_torch"]
+        columns.append(("transformers-torch", "transformers eager", t, ""))
+        if "compile_latency_b1_s32" in t:
+            columns.append(("transformers-torch-compile", "transformers torch.compile", t,
+                            "compile_"))
+        elif "compile_error" in t:
+            print(f"torch.compile failed: {t['compile_error']}")
+    for peer in res.values():
+        if "error" in peer:
+            print(f"{peer['worker']} failed: {peer['error']}\n{peer['log_tail']}")
+    header = f"{'figure':<26}" + "".join(f"{c[1]:>28}" for c in columns)
+    print("\nbase config (12 x 768, vocab 30000), median over repeats\n" + header)
+    for batch, length in SHAPES:
+        n = shape_name(batch, length)
+        for fig, unit in (("latency", "ms"), ("throughput", "seq/s")):
+            key = f"latency_{n}" if fig == "latency" else f"throughput_{n}_per_s"
+            row = f"{fig + ' ' + n + ' ' + unit:<26}"
+            for _, _, r, p in columns:
+                row += f"{r.get(p + key, float('nan')):>28.2f}"
+            print(row)
+        row = f"{'first call ' + n + ' ms':<26}"
+        for _, _, r, p in columns:
+            row += f"{r.get(p + 'first_call_ms_' + n, float('nan')):>28.0f}"
+        print(row)
+    row = f"{'cores used b32_s128':<26}"
+    for _, _, r, p in columns:
+        row += f"{r.get(p + 'cores_used_b32_s128', float('nan')):>28.2f}"
+    print(row)
+    row = f"{'peak RSS MB (process)':<26}"
+    for _, _, r, _ in columns:
+        row += f"{r.get('peak_rss_mb', float('nan')):>28.0f}"
+    print(row)
+    ratios = {}
+    ours = res.get("ours", {})
+    if "latency_b32_s128" in ours:
+        flops = common.forward_flops(common.BASE, 32, 128, round(common.MASK_RATE * 128))
+        rate = ours["matmul_gflops"]
+        achieved = flops / (ours["latency_b32_s128"] / 1e3) / 1e9
+        util = achieved / rate
+        print(f"\nthe limit: jnp float32 2048x2048 matmul {rate:.1f} GFLOP/s (median of 7; "
+              f"best {ours['matmul_gflops_best']:.1f}); "
+              f"torch matmul {res.get('transformers_torch', {}).get('torch_matmul_gflops', 0):.1f}"
+              f" GFLOP/s")
+        print(f"ours forward b32 s128: {flops / 1e9:.0f} GFLOP (analytic) in "
+              f"{ours['latency_b32_s128']:.0f} ms = {achieved:.1f} GFLOP/s = "
+              f"{100 * util:.0f}% of the jnp matmul rate")
+        ours["forward_gflops_b32_s128"] = achieved
+        ours["flop_utilisation_b32_s128"] = util
+    if "tiny_latency_b1_s32" in ours:
+        kh = res.get("keras_hub", {})
+        print(f"\nembedded preset {TINY}: ours / keras-hub predict_on_batch")
+        for batch, length in SHAPES:
+            n = shape_name(batch, length)
+            print(f"  latency {n}: {ours[f'tiny_latency_{n}']:.2f} ms / "
+                  f"{kh.get(f'tiny_latency_{n}', float('nan')):.2f} ms")
+    cold = [res.get("cold_empty"), res.get("cold_warm")]
+    if all(c and "error" not in c for c in cold):
+        print("\ncold start, ours, base b1 s128 (fresh process each):")
+        for label, c in zip(("empty cache", "warm cache"), cold):
+            print(f"  {label}: import {c['import_s']:.1f} s, load {c['load_s']:.1f} s, "
+                  f"first call {c['first_call_s'] * 1e3:.0f} ms (steady "
+                  f"{c['steady_s'] * 1e3:.0f} ms)")
+    print()
+    for label, _, r, p in columns[1:]:
+        for batch, length in SHAPES:
+            n = shape_name(batch, length)
+            if p + f"latency_{n}" in r and f"latency_{n}" in ours:
+                ratios[(label, f"latency_{n}")] = ours[f"latency_{n}"] / r[p + f"latency_{n}"]
+    if all(c and "error" not in c for c in cold):
+        ratios[("self-warm-cache", "first_call_s")] = (
+            cold[1]["first_call_s"] / cold[0]["first_call_s"])
+    if "flop_utilisation_b32_s128" in ours:
+        ratios[("matmul-peak", "forward_flop_utilisation_b32_s128")] = (
+            ours["flop_utilisation_b32_s128"])
+    return ratios
+
+
+if __name__ == "__main__":
+    main()
