@@ -106,6 +106,7 @@ class AlbertBackbone(PresetMixin, keras.Model):
     def get_config(self):
         return {
             "name": self.name,
+            "dtype": self.dtype_policy.name,
             "trainable": self.trainable,
             "vocabulary_size": self.vocabulary_size,
             "num_layers": self.num_layers,
@@ -123,5 +124,7 @@ class AlbertBackbone(PresetMixin, keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config.pop("dtype", None)  # keras-hub writes a DTypePolicy dict; we run in float32.
+        dtype = config.pop("dtype", None)  # keras-hub writes a DTypePolicy dict (float32)
+        if isinstance(dtype, str):  # ours: "float32" or "mixed_bfloat16"
+            config["dtype"] = dtype
         return cls(**config)

@@ -35,10 +35,12 @@ class AlbertEmbeddings(keras.layers.Layer):
         self.max_sequence_length = max_sequence_length
         self.num_segments = num_segments
         self.dropout = dropout
-        self.layer_norm = keras.layers.LayerNormalization(epsilon=1e-12, name="layer_norm")
-        self.dropout_layer = keras.layers.Dropout(dropout, name="dropout")
+        policy = self.dtype_policy
+        self.layer_norm = keras.layers.LayerNormalization(epsilon=1e-12, dtype=policy,
+                                                          name="layer_norm")
+        self.dropout_layer = keras.layers.Dropout(dropout, dtype=policy, name="dropout")
         self.projection = keras.layers.Dense(hidden_dim, kernel_initializer=kernel_init(),
-                                             name="projection")
+                                             dtype=policy, name="projection")
 
     def build(self, input_shape=None):
         e = self.embedding_dim
@@ -89,18 +91,19 @@ class AlbertEncoderLayer(keras.layers.Layer):
         self.dropout = dropout
         self.layer_norm_epsilon = layer_norm_epsilon
         self.head_dim = hidden_dim // num_heads
+        policy = self.dtype_policy
         self.attention_layer_norm = keras.layers.LayerNormalization(
-            epsilon=layer_norm_epsilon, name="attention_layer_norm")
+            epsilon=layer_norm_epsilon, dtype=policy, name="attention_layer_norm")
         self.ffn_intermediate = keras.layers.Dense(
             intermediate_dim, activation=gelu_approximate, kernel_initializer=kernel_init(),
-            name="ffn_intermediate")
+            dtype=policy, name="ffn_intermediate")
         self.ffn_output = keras.layers.Dense(
-            hidden_dim, kernel_initializer=kernel_init(), name="ffn_output")
+            hidden_dim, kernel_initializer=kernel_init(), dtype=policy, name="ffn_output")
         self.ffn_layer_norm = keras.layers.LayerNormalization(
-            epsilon=layer_norm_epsilon, name="ffn_layer_norm")
-        self.attention_dropout = keras.layers.Dropout(dropout)
-        self.output_dropout = keras.layers.Dropout(dropout)
-        self.ffn_dropout = keras.layers.Dropout(dropout)
+            epsilon=layer_norm_epsilon, dtype=policy, name="ffn_layer_norm")
+        self.attention_dropout = keras.layers.Dropout(dropout, dtype=policy)
+        self.output_dropout = keras.layers.Dropout(dropout, dtype=policy)
+        self.ffn_dropout = keras.layers.Dropout(dropout, dtype=policy)
 
     def build(self, input_shape=None):
         h, n, d = self.hidden_dim, self.num_heads, self.head_dim
@@ -123,9 +126,11 @@ class AlbertEncoderLayer(keras.layers.Layer):
         k = ops.einsum("bsh,hnd->bsnd", x, self.key_kernel) + self.key_bias
         v = ops.einsum("bsh,hnd->bsnd", x, self.value_kernel) + self.value_bias
         scores = ops.einsum("btnd,bsnd->bnts", q, k) * (1.0 / self.head_dim**0.5)
-        probs = ops.softmax(scores + attention_bias, axis=-1)
+        # Softmax in float32 whatever the compute dtype (a no-op in float32 models).
+        probs = ops.softmax(ops.cast(scores, "float32") + attention_bias, axis=-1)
         context = ops.einsum("bnts,bsnd->btnd",
-                             self.attention_dropout(probs, training=training), v)
+                             self.attention_dropout(ops.cast(probs, v.dtype),
+                                                    training=training), v)
         attended = ops.einsum("btnd,ndh->bth", context, self.output_kernel) + self.output_bias
         x = self.attention_layer_norm(x + self.output_dropout(attended, training=training))
         ffn = self.ffn_output(self.ffn_intermediate(x))
@@ -150,8 +155,10 @@ class AlbertMaskedLMHead(keras.layers.Layer):
         self.embedding_dim = embedding_dim
         self.layer_norm_epsilon = layer_norm_epsilon
         self.dense = keras.layers.Dense(embedding_dim, activation=gelu_approximate,
-                                        kernel_initializer=kernel_init(), name="dense")
+                                        kernel_initializer=kernel_init(),
+                                        dtype=self.dtype_policy, name="dense")
         self.layer_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon,
+                                                          dtype=self.dtype_policy,
                                                           name="layer_norm")
 
     def build(self, hidden_shape=None):
@@ -162,6 +169,7 @@ class AlbertMaskedLMHead(keras.layers.Layer):
         self.built = True
 
     def call(self, sequence_output, mask_positions, token_embeddings):
+        sequence_output = ops.cast(sequence_output, self.compute_dtype)
         gathered = ops.take_along_axis(
             sequence_output, ops.expand_dims(ops.cast(mask_positions, "int32"), -1), axis=1)
         x = self.layer_norm(self.dense(gathered))

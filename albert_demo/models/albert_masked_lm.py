@@ -77,9 +77,11 @@ class AlbertMaskedLM(PresetMixin, keras.Model):
         self.backbone = backbone
         self.preprocessor = preprocessor
         self.head_layer_norm_epsilon = head_layer_norm_epsilon
+        # The head is small and decides the ranking: it always computes in float32, also
+        # when the backbone runs in mixed bfloat16.
         self.masked_lm_head = AlbertMaskedLMHead(
             backbone.vocabulary_size, backbone.embedding_dim,
-            layer_norm_epsilon=head_layer_norm_epsilon, name="mlm_head")
+            layer_norm_epsilon=head_layer_norm_epsilon, dtype="float32", name="mlm_head")
         self.masked_lm_head.build((None, None, backbone.hidden_dim))
         self.built = True
         # True when the head's weights came from a checkpoint (not random).

@@ -143,7 +143,7 @@ def _tokenizer_json():
 def _backbone_json(backbone):
     config = backbone.get_config()
     config = {"name": "albert_backbone", "trainable": True, "dtype": _policy("float32"),
-              **{k: v for k, v in config.items() if k not in ("name", "trainable")}}
+              **{k: v for k, v in config.items() if k not in ("name", "trainable", "dtype")}}
     return {"module": "keras_hub.src.models.albert.albert_backbone",
             "class_name": "AlbertBackbone", "config": config,
             "registered_name": "keras_hub>AlbertBackbone"}

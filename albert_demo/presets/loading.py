@@ -154,7 +154,8 @@ def build_masked_lm(loaded, load_weights=True, **kwargs):
             "sequence_length", "mask_selection_rate", "mask_selection_length",
             "mask_token_rate", "random_token_rate")}
         preprocessor = build_preprocessor(loaded, **pre_kwargs)
-    backbone = build_backbone(loaded, load_weights)
+    dtype = kwargs.pop("dtype", None)  # e.g. "mixed_bfloat16" for the encoder
+    backbone = build_backbone(loaded, load_weights, **({"dtype": dtype} if dtype else {}))
     model = AlbertMaskedLM(backbone, preprocessor=preprocessor,
                            head_layer_norm_epsilon=loaded.head_layer_norm_epsilon, **kwargs)
     if load_weights:
