@@ -35,6 +35,8 @@ def test_bfloat16_agrees_with_float32(pair):
         words = text.split()[:60]
         for i in range(2, len(words), 9):
             masked = " ".join(words[:i] + ["[MASK]"] + words[i + 1:])
+            if any(0x80 <= ord(c) < 0xA0 for c in masked):  # C1 controls are refused
+                continue
             a = f32.predict(masked, 5)["masks"][0]["predictions"]
             b = b16.predict(masked, 5)["masks"][0]["predictions"]
             agree += a[0]["token_id"] == b[0]["token_id"]
