@@ -53,34 +53,43 @@ class CompiledMaskedLM:
         self.trace_count = 0
         self.traced_shapes = []
         self._lock = threading.Lock()
-        self._forward = jax.jit(self._forward_impl, static_argnames=("with_attention",))
+        self._forward = jax.jit(self._forward_impl,
+                                static_argnames=("with_attention", "top_k"))
 
     def refresh_weights(self):
         """Re-read weights after training (no recompilation: shapes are unchanged)."""
         self.trainable = [v.value for v in self.masked_lm.trainable_variables]
         self.non_trainable = [v.value for v in self.masked_lm.non_trainable_variables]
 
-    def _forward_impl(self, trainable, non_trainable, inputs, with_attention):
+    def _forward_impl(self, trainable, non_trainable, inputs, with_attention, top_k):
         # Runs only while tracing: count and log every compilation.
         with self._lock:
             self.trace_count += 1
-            shape = (inputs["token_ids"].shape, inputs["mask_positions"].shape, with_attention)
+            shape = (inputs["token_ids"].shape, inputs["mask_positions"].shape,
+                     with_attention, top_k)
             self.traced_shapes.append(shape)
-        log.info("compiling forward for token_ids %s, masks %s, attention=%s", *shape)
+        log.info("compiling forward for token_ids %s, masks %s, attention=%s, top_k=%s",
+                 *shape)
         outputs, _ = self.masked_lm.stateless_call(
             trainable, non_trainable, inputs, return_attention=with_attention)
-        if with_attention:
-            return outputs["logits"], outputs["attention_probs"]
-        return outputs, None
+        logits, attention = ((outputs["logits"], outputs["attention_probs"])
+                             if with_attention else (outputs, None))
+        if top_k:  # rank on the device: only k probabilities per mask cross to the host
+            probs = jax.nn.softmax(logits.astype("float32"), axis=-1)
+            logits = jax.lax.top_k(probs, top_k)
+        return logits, attention
 
     def padded_shape(self, batch, length, masks):
         return (bucket(batch, BATCH_BUCKETS), bucket(length, self.sequence_buckets),
-                bucket(max(masks, 1), (4, 16, 64, 512)))
+                bucket(max(masks, 1), (4, 8, 16, 32, 64, 128, 512)))
 
-    def __call__(self, token_ids, segment_ids, mask_positions, with_attention=False):
+    def __call__(self, token_ids, segment_ids, mask_positions, with_attention=False,
+                 top_k=None):
         """Unpadded numpy in -> (logits, attention|None) for the real rows only.
 
         token_ids/segment_ids: list of 1-D int arrays; mask_positions: list of 1-D arrays.
+        With `top_k`, the first result is `(probabilities, token_ids)` of the k most likely
+        tokens per mask, ranked on the device, instead of the full logits.
         """
         batch = len(token_ids)
         length = max(len(t) for t in token_ids)
@@ -100,16 +109,20 @@ class CompiledMaskedLM:
         inputs = {"token_ids": ids, "segment_ids": seg, "padding_mask": pad,
                   "mask_positions": pos}
         logits, attention = self._forward(self.trainable, self.non_trainable, inputs,
-                                          with_attention=with_attention)
-        logits = np.asarray(logits)[:batch, :masks]
+                                          with_attention=with_attention, top_k=top_k)
+        if top_k:
+            logits = tuple(np.asarray(a)[:batch, :masks] for a in logits)
+        else:
+            logits = np.asarray(logits)[:batch, :masks]
         if attention is not None:
             attention = np.asarray(attention)[:, :batch]
         return logits, attention
 
-    def warmup(self, lengths=(16, 32, 64), batches=(1,), with_attention=(False, True)):
+    def warmup(self, lengths=(16, 32, 64), batches=(1,), with_attention=(False, True),
+               top_k=None):
         for b in batches:
             for t in lengths:
                 for a in with_attention:
                     self([np.zeros(min(t, self.max_length), "int32")] * b,
                          [np.zeros(min(t, self.max_length), "int32")] * b,
-                         [np.zeros(1, "int32")] * b, with_attention=a)
+                         [np.zeros(1, "int32")] * b, with_attention=a, top_k=top_k)

@@ -49,6 +49,12 @@ class MaskPredictor:
         self.compiled = CompiledMaskedLM(masked_lm)
         self.limits = limits or Limits.from_env()
         self.has_pretrained_head = getattr(masked_lm, "has_pretrained_head", True)
+        # One fixed k for every request: ranking happens on the device, one program.
+        self.rank_k = min(self.limits.max_top_k, self.tokenizer.vocabulary_size())
+
+    def warmup(self, lengths=(16, 32, 64), with_attention=(False, True)):
+        """Compile the programs requests will use (ranked top-k, with/without attention)."""
+        self.compiled.warmup(lengths=lengths, with_attention=with_attention, top_k=self.rank_k)
 
     # -- encoding -------------------------------------------------------------------
     def encode(self, text, require_mask=True):
@@ -94,6 +100,17 @@ class MaskPredictor:
             raise InputError(f"top_k must be between 1 and {self.limits.max_top_k}.")
         return top_k
 
+    def _ranked_on_device(self, probs, ids, top_k):
+        return [{"token": self.tokenizer.token_text(int(i)), "token_id": int(i),
+                 "score": float(p)} for p, i in zip(probs[:top_k], ids[:top_k])]
+
+    def _forward_ranked(self, batch, with_attention=False):
+        """batch: list of (ids, positions) -> ((probs, ids) each (rows, masks, k), attention)."""
+        (probs, ids), attention = self.compiled(
+            [ids for ids, _ in batch], [np.zeros_like(ids) for ids, _ in batch],
+            [pos for _, pos in batch], with_attention, top_k=self.rank_k)
+        return probs, ids, attention
+
     def _forward(self, batch, with_attention=False):
         """batch: list of (ids, positions) -> (probs per row (masks, V), attention)."""
         logits, attention = self.compiled([ids for ids, _ in batch],
@@ -111,12 +128,12 @@ class MaskPredictor:
     def predict_batch(self, texts, top_k=5, with_attention=False):
         top_k = self._check_top_k(top_k)
         encoded = [self.encode(t) for t in texts]
-        probs, attention = self._forward([(ids, pos) for _, ids, pos in encoded],
-                                         with_attention)
+        probs, token_ids, attention = self._forward_ranked(
+            [(ids, pos) for _, ids, pos in encoded], with_attention)
         results = []
-        for row, ((text, ids, positions), p) in enumerate(zip(encoded, probs)):
-            masks = [{"index": int(pos), "predictions": self._ranked(p[m], top_k)}
-                     for m, pos in enumerate(positions)]
+        for row, (text, ids, positions) in enumerate(encoded):
+            masks = [{"index": int(pos), "predictions": self._ranked_on_device(
+                probs[row, m], token_ids[row, m], top_k)} for m, pos in enumerate(positions)]
             result = {"masks": masks, "filled_text": self._fill(
                 text, [m["predictions"][0]["token"] for m in masks]), "mode": "independent"}
             if with_attention:
@@ -135,10 +152,10 @@ class MaskPredictor:
         order = []
         while remaining:
             pos = positions[remaining]
-            probs, _ = self._forward([(ids, pos)])
-            best = max(range(len(remaining)), key=lambda j: probs[0][j].max())
+            probs, token_ids, _ = self._forward_ranked([(ids, pos)])
+            best = max(range(len(remaining)), key=lambda j: probs[0, j, 0])
             m = remaining.pop(best)
-            chosen[m] = self._ranked(probs[0][best], top_k)
+            chosen[m] = self._ranked_on_device(probs[0, best], token_ids[0, best], top_k)
             ids[positions[m]] = chosen[m][0]["token_id"]
             order.append(m)
         masks = [{"index": int(positions[m]), "predictions": chosen[m],
@@ -173,7 +190,7 @@ class MaskPredictor:
         text, ids, positions = self.encode(text, require_mask=False)
         if not len(positions):
             positions = np.zeros(1, "int32")
-        _, attention = self._forward([(ids, positions)], with_attention=True)
+        _, _, attention = self._forward_ranked([(ids, positions)], with_attention=True)
         return {"tokens": self.tokens(ids), "mask_indices": [int(p) for p in positions
                                                              if ids[p] == self.tokenizer
                                                              .mask_token_id],

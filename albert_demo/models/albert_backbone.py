@@ -90,12 +90,10 @@ class AlbertBackbone(PresetMixin, keras.Model):
         segment_ids = ops.cast(inputs["segment_ids"], "int32")
         padding_mask = ops.cast(inputs["padding_mask"], "int32")
         x = self.embeddings(token_ids, segment_ids, training=training)
-        # Masked keys get -1e9 added before the softmax, as keras-hub does.
-        bias = (1.0 - ops.cast(padding_mask, x.dtype)) * -1e9
-        bias = bias[:, None, None, :]
+        key_mask = ops.cast(padding_mask, "bool")[:, None, None, :]
         all_probs = []
         for layer in self.applied_layers():
-            x, probs = layer(x, bias, training=training)
+            x, probs = layer(x, key_mask, training=training, return_probs=return_attention)
             if return_attention:
                 all_probs.append(probs)
         outputs = {"sequence_output": x, "pooled_output": self.pooler(x[:, 0, :])}

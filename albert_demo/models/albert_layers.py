@@ -121,16 +121,24 @@ class AlbertEncoderLayer(keras.layers.Layer):
         self.ffn_layer_norm.build((None, None, h))
         self.built = True
 
-    def call(self, x, attention_bias, training=False):
+    def call(self, x, key_mask, training=False, return_probs=False):
+        """key_mask: bool (batch, 1, 1, keys), True where a key may be attended."""
         q = ops.einsum("bth,hnd->btnd", x, self.query_kernel) + self.query_bias
         k = ops.einsum("bsh,hnd->bsnd", x, self.key_kernel) + self.key_bias
         v = ops.einsum("bsh,hnd->bsnd", x, self.value_kernel) + self.value_bias
-        scores = ops.einsum("btnd,bsnd->bnts", q, k) * (1.0 / self.head_dim**0.5)
-        # Softmax in float32 whatever the compute dtype (a no-op in float32 models).
-        probs = ops.softmax(ops.cast(scores, "float32") + attention_bias, axis=-1)
-        context = ops.einsum("bnts,bsnd->btnd",
-                             self.attention_dropout(ops.cast(probs, v.dtype),
-                                                    training=training), v)
+        scale = 1.0 / self.head_dim**0.5
+        probs = None
+        if return_probs or (training and self.dropout > 0):
+            scores = ops.einsum("btnd,bsnd->bnts", q, k) * scale
+            # Masked keys get -1e9, as keras-hub; softmax in float32 whatever the
+            # compute dtype (a no-op in float32 models).
+            bias = ops.where(key_mask, 0.0, -1e9)
+            probs = ops.softmax(ops.cast(scores, "float32") + bias, axis=-1)
+            context = ops.einsum("bnts,bsnd->btnd",
+                                 self.attention_dropout(ops.cast(probs, v.dtype),
+                                                        training=training), v)
+        else:  # the fused kernel keras' own attention uses: same maths, no probs kept
+            context = ops.dot_product_attention(q, k, v, mask=key_mask, scale=scale)
         attended = ops.einsum("btnd,ndh->bth", context, self.output_kernel) + self.output_bias
         x = self.attention_layer_norm(x + self.output_dropout(attended, training=training))
         ffn = self.ffn_output(self.ffn_intermediate(x))

@@ -120,7 +120,7 @@ class Handlers:
     def warm_up(self, preset=None, lengths=WARMUP_LENGTHS):
         """Load a preset and compile its forward for the common shapes (background)."""
         try:
-            self.model(preset).compiled.warmup(lengths=lengths, with_attention=(False, True))
+            self.model(preset).warmup(lengths=lengths, with_attention=(False, True))
         finally:
             self.warm.set()
 
