@@ -83,7 +83,8 @@ def add_api(handlers):
         return handlers.engine_stats()
 
     for fn in (predict, predict_joint, score_candidates, attention, annotate, engine_stats):
-        gr.api(fn, api_name=fn.__name__)
+        # Light, thread-safe calls: served directly, without the queue's per-event overhead.
+        gr.api(fn, api_name=fn.__name__, queue=False)
 
 
 def build_demo(handlers, data_dir, title="ALBERT masked-LM demo"):
