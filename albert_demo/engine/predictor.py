@@ -2,6 +2,7 @@
 candidate scoring and attention maps, all from one compiled forward per request."""
 
 import re
+import time
 import unicodedata
 
 import numpy as np
@@ -35,6 +36,11 @@ def clean_text(text, limits):
         raise InputError("The text contains control or invalid characters "
                          f"({', '.join(bad[:5])}); remove them and try again.")
     return re.sub(r"[\t\r\n]+", " ", text)
+
+
+# When the last prediction was served (any predictor in this process); training yields
+# the CPU while people are waiting for answers (see finetune.training).
+last_request_time = [0.0]
 
 
 class MaskPredictor:
@@ -106,6 +112,7 @@ class MaskPredictor:
 
     def _forward_ranked(self, batch, with_attention=False):
         """batch: list of (ids, positions) -> ((probs, ids) each (rows, masks, k), attention)."""
+        last_request_time[0] = time.monotonic()
         (probs, ids), attention = self.compiled(
             [ids for ids, _ in batch], [np.zeros_like(ids) for ids, _ in batch],
             [pos for _, pos in batch], with_attention, top_k=self.rank_k)
@@ -113,6 +120,7 @@ class MaskPredictor:
 
     def _forward(self, batch, with_attention=False):
         """batch: list of (ids, positions) -> (probs per row (masks, V), attention)."""
+        last_request_time[0] = time.monotonic()
         logits, attention = self.compiled([ids for ids, _ in batch],
                                           [np.zeros_like(ids) for ids, _ in batch],
                                           [pos for _, pos in batch], with_attention)

@@ -2,11 +2,18 @@
 callback (progress, cancel, limits, checkpoints)."""
 
 import math
+import os
 import time
 
 import keras
 
 from albert_demo.models.albert_masked_lm import PreprocessedBatches
+
+
+YIELD_MAX_SECONDS = 5.0
+# While predictions are being served, training pauses this many times its step time after
+# each step (3: training keeps ~25% of the CPU). 0 turns yielding off.
+YIELD_FACTOR = float(os.environ.get("ALBERT_DEMO_TRAINING_YIELD", 3))
 
 
 class FullBatches(PreprocessedBatches):
@@ -44,8 +51,20 @@ class FinetuneMonitor(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._previous_mean = 0.0
 
+    def _yield_to_serving(self):
+        """While predictions are being served, pause after each step for YIELD_FACTOR
+        times the step's duration (answers stay fast; training slows down meanwhile)."""
+        from albert_demo.engine.predictor import last_request_time
+        now = time.monotonic()
+        last_end = getattr(self, "_last_step_end", None)
+        self._last_step_end = now
+        if last_end is not None and now - last_request_time[0] < 1.0:
+            time.sleep(min(YIELD_FACTOR * (now - last_end), YIELD_MAX_SECONDS))
+            self._last_step_end = time.monotonic()
+
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
+        self._yield_to_serving()
         # keras reports the epoch's running mean; recover this step's own loss.
         mean = float(logs["loss"])
         loss = (batch + 1) * mean - batch * self._previous_mean
