@@ -53,7 +53,8 @@ def build_finetune_tab(context):
     with gr.Row():
         with gr.Column():
             upload = gr.File(label="Training text", file_types=[".txt", ".md", ".csv",
-                                                                ".jsonl"], type="filepath")
+                                                                ".jsonl"], type="filepath",
+                             elem_id="finetune-upload")
             column = gr.Dropdown(label="Text column / field", choices=[], visible=False,
                                  allow_custom_value=True)
             use_annotations = gr.Checkbox(label="Also use my annotations as training data "
@@ -63,18 +64,21 @@ def build_finetune_tab(context):
         with gr.Column():
             base = gr.Dropdown(label="Base preset", choices=service.base_choices(None),
                                value=DEFAULTS.base_preset, allow_custom_value=False)
-            name = gr.Textbox(label="Name of the new model", value=DEFAULTS.name)
+            name = gr.Textbox(label="Name of the new model", value=DEFAULTS.name,
+                              elem_id="finetune-name")
             with gr.Row():
-                steps = gr.Number(label="Steps", value=DEFAULTS.steps, precision=0)
+                steps = gr.Number(label="Steps", value=DEFAULTS.steps, precision=0,
+                                  elem_id="finetune-steps")
                 epochs = gr.Number(label="Epochs (overrides steps if > 0)", value=0,
                                    precision=0)
             with gr.Row():
                 learning_rate = gr.Number(label="Learning rate", value=DEFAULTS.learning_rate)
                 batch_size = gr.Number(label="Batch size", value=DEFAULTS.batch_size,
-                                       precision=0)
+                                       precision=0, elem_id="finetune-batch-size")
             with gr.Row():
                 sequence_length = gr.Number(label="Sequence length",
-                                            value=DEFAULTS.sequence_length, precision=0)
+                                            value=DEFAULTS.sequence_length, precision=0,
+                                            elem_id="finetune-sequence-length")
                 mask_rate = gr.Slider(0.05, 0.5, value=DEFAULTS.mask_rate, step=0.01,
                                       label="Masking rate")
             with gr.Row():
@@ -84,15 +88,17 @@ def build_finetune_tab(context):
             probes = gr.Textbox(label="Probe sentences (one per line, with [MASK])",
                                 value=EXAMPLE_PROBES, lines=3)
             with gr.Row():
-                start = gr.Button("Start", variant="primary")
+                start = gr.Button("Start", variant="primary", elem_id="finetune-start")
                 cancel = gr.Button("Cancel", variant="stop")
-    progress = gr.Markdown("No training yet.")
+    progress = gr.Markdown("No training yet.", elem_id="finetune-progress")
     loss_plot = gr.Plot(label="Training loss")
     metrics = gr.Dataframe(headers=["metric", "before", "after", "change"],
-                           label="Validation split, before and after", interactive=False)
+                           label="Validation split, before and after", interactive=False,
+                           elem_id="finetune-metrics")
     probe_table = gr.Dataframe(headers=["probe", "base model", "fine-tuned model"],
                                label="Probe sentences", interactive=False, wrap=True)
-    download = gr.File(label="Download the preset (zip, loads in keras-hub)")
+    download = gr.File(label="Download the preset (zip, loads in keras-hub)",
+                       elem_id="finetune-download")
     timer = gr.Timer(1.0, active=False)
 
     # -- handlers: plain functions of plain values ----------------------------------
