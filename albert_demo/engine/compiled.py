@@ -50,6 +50,7 @@ class CompiledMaskedLM:
             self.max_length,)
         self.trainable = [v.value for v in masked_lm.trainable_variables]
         self.non_trainable = [v.value for v in masked_lm.non_trainable_variables]
+        self.on_accelerator = jax.default_backend() != "cpu"
         self.trace_count = 0
         self.traced_shapes = []
         self._lock = threading.Lock()
@@ -110,8 +111,10 @@ class CompiledMaskedLM:
                   "mask_positions": pos}
         logits, attention = self._forward(self.trainable, self.non_trainable, inputs,
                                           with_attention=with_attention, top_k=top_k)
-        if top_k:
+        if top_k:  # small already: slice on the host
             logits = tuple(np.asarray(a)[:batch, :masks] for a in logits)
+        elif self.on_accelerator:  # full logits over PCIe: send only real rows and masks
+            logits = np.asarray(logits[:batch, :masks])
         else:
             logits = np.asarray(logits)[:batch, :masks]
         if attention is not None:

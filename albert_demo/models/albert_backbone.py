@@ -90,7 +90,10 @@ class AlbertBackbone(PresetMixin, keras.Model):
         segment_ids = ops.cast(inputs["segment_ids"], "int32")
         padding_mask = ops.cast(inputs["padding_mask"], "int32")
         x = self.embeddings(token_ids, segment_ids, training=training)
+        # (batch, 1, queries, keys): the full layout cuDNN's fused attention accepts.
         key_mask = ops.cast(padding_mask, "bool")[:, None, None, :]
+        seq_len = ops.shape(token_ids)[1]
+        key_mask = ops.broadcast_to(key_mask, (ops.shape(token_ids)[0], 1, seq_len, seq_len))
         all_probs = []
         for layer in self.applied_layers():
             x, probs = layer(x, key_mask, training=training, return_probs=return_attention)
