@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -29,14 +28,8 @@ SHAPES = [(1, 32), (1, 128), (32, 128)]
 
 
 def median_ms(fn, repeats):
-    fn()
-    fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(samples))
+    """Median wall time in ms after two warm-up calls (the first compiles)."""
+    return 1e3 * common.timed(fn, repeats, warmup=2)[0]
 
 
 def main():
