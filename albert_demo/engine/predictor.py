@@ -84,11 +84,6 @@ class MaskPredictor:
     def tokens(self, ids):
         return [self.tokenizer.id_to_token(int(i)) for i in ids]
 
-    def _ranked(self, probs, top_k):
-        order = np.argsort(-probs)[:top_k]
-        return [{"token": self.tokenizer.token_text(int(i)), "token_id": int(i),
-                 "score": float(probs[i])} for i in order]
-
     @staticmethod
     def _fill(text, words):
         parts = text.split(MASK)
