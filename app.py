@@ -7,6 +7,9 @@ compiled programs) lives in ALBERT_DEMO_DATA_DIR, default ./.albert_demo_data.
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")  # before anything imports keras
+# Gradio rebuilds a pandas summary of its last 10,000 events after every event by default;
+# under 50 users that was 11% of the server's CPU (py-spy). Every 500 events is plenty.
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
 
 import argparse  # noqa: E402
 import logging  # noqa: E402

@@ -44,12 +44,29 @@ def launch(data_dir, port):
     return proc
 
 
-def wait_ready(url, timeout=180):
+_SSL_CONTEXT = None
+
+
+def make_client(url):
+    """A gradio_client Client that reuses one verified SSL context per process.
+
+    gradio_client opens a fresh httpx client per request, and each builds an SSL context
+    from certifi's bundle (~25 ms of CPU), even for http://. py-spy showed that as 74% of
+    the load generator's CPU, which on this 2-core machine starved the server's share.
+    Passing one ready context keeps certificate checks on and does that work once."""
+    global _SSL_CONTEXT
+    import ssl
     from gradio_client import Client
+    if _SSL_CONTEXT is None:
+        _SSL_CONTEXT = ssl.create_default_context()
+    return Client(url, verbose=False, ssl_verify=_SSL_CONTEXT)
+
+
+def wait_ready(url, timeout=180):
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
-            client = Client(url, verbose=False)
+            client = make_client(url)
             client.predict("The sky is [MASK].", "albert_tiny_en_uncased", 3,
                            api_name="/predict")
             return
@@ -64,9 +81,8 @@ def percentile(values, q):
 
 
 def user(url, index, begin, stop_at, results, errors, lock):
-    from gradio_client import Client
     rng = random.Random(index)
-    client = Client(url, verbose=False)
+    client = make_client(url)
     time.sleep(max(0.0, begin - time.time()))  # everyone starts together
     session = f"load-user-{index}"
     while time.time() < stop_at:
@@ -104,13 +120,37 @@ def user_process(url, indices, begin, stop_at, queue):
         t.start()
     for t in threads:
         t.join(timeout=max(0.0, stop_at - time.time()) + 120)
-    queue.put((results, errors))
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    queue.put((results, errors, usage.ru_utime + usage.ru_stime))
+
+
+class ServerCPU:
+    """CPU seconds the launched server (all its threads) used in the measured window."""
+
+    def __init__(self, proc):
+        self.proc, self.seconds, self._start = proc, None, None
+
+    def _now(self):
+        if self.proc is None:
+            return None
+        import psutil
+        times = psutil.Process(self.proc.pid).cpu_times()
+        return times.user + times.system
+
+    def start(self):
+        self._start = self._now()
+
+    def stop(self):
+        end = self._now()
+        if end is not None and self._start is not None:
+            self.seconds = round(end - self._start, 1)
 
 
 def start_finetune(url, workdir):
     """Start one fine-tune through the app's API (if the app offers it)."""
-    from gradio_client import Client, handle_file
-    client = Client(url, verbose=False)
+    from gradio_client import handle_file
+    client = make_client(url)
     data = Path(workdir) / "train.txt"
     data.write_text("\n".join(f"The model number {i} was trained on the data set."
                               for i in range(400)))
@@ -124,9 +164,8 @@ def start_finetune(url, workdir):
 
 
 def finetune_final(url):
-    from gradio_client import Client
     try:
-        state = Client(url, verbose=False).predict("load-trainer", api_name="/finetune_status")
+        state = make_client(url).predict("load-trainer", api_name="/finetune_status")
         return {k: state.get(k) for k in ("status", "step", "message")}
     except Exception as error:
         return f"status unavailable: {error}"
@@ -169,12 +208,17 @@ def main():
                  for g in groups if g]
         for worker in procs:
             worker.start()
-        results, errors = {}, []
+        server_cpu = ServerCPU(proc)
+        time.sleep(max(0.0, begin - time.time()))
+        server_cpu.start()
+        results, errors, client_cpu = {}, [], 0.0
         for _ in procs:
-            part, errs = queue.get(timeout=args.seconds + 300)
+            part, errs, cpu_seconds = queue.get(timeout=args.seconds + 300)
+            client_cpu += cpu_seconds
             for kind, values in part.items():
                 results.setdefault(kind, []).extend(values)
             errors.extend(errs)
+        server_cpu.stop()
         for worker in procs:
             worker.join(timeout=30)
         if args.finetune:
@@ -182,7 +226,9 @@ def main():
         total = sum(len(v) for v in results.values())
         summary = {"users": args.users, "seconds": args.seconds, "requests": total,
                    "errors": len(errors), "requests_per_s": total / args.seconds,
-                   "finetune": finetune_note, "endpoints": {}}
+                   "finetune": finetune_note, "endpoints": {},
+                   # where the 2 cores went: server (incl. fine-tune) vs load generator
+                   "server_cpu_s": server_cpu.seconds, "client_cpu_s": round(client_cpu, 1)}
         for kind, values in sorted(results.items()):
             summary["endpoints"][kind] = {
                 "count": len(values), "p50_ms": 1000 * percentile(values, 50),
