@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+from tests.loopback_client import make_client  # noqa: E402
 SENTENCES = ["The sky is [MASK].", "I forgot my [MASK] at home.",
              "She opened the [MASK] and walked into the [MASK] room.",
              "After the long meeting, the committee finally agreed to [MASK] the proposal "
@@ -42,24 +44,6 @@ def launch(data_dir, port):
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     return proc
-
-
-_SSL_CONTEXT = None
-
-
-def make_client(url):
-    """A gradio_client Client that reuses one verified SSL context per process.
-
-    gradio_client opens a fresh httpx client per request, and each builds an SSL context
-    from certifi's bundle (~25 ms of CPU), even for http://. py-spy showed that as 74% of
-    the load generator's CPU, which on this 2-core machine starved the server's share.
-    Passing one ready context keeps certificate checks on and does that work once."""
-    global _SSL_CONTEXT
-    import ssl
-    from gradio_client import Client
-    if _SSL_CONTEXT is None:
-        _SSL_CONTEXT = ssl.create_default_context()
-    return Client(url, verbose=False, ssl_verify=_SSL_CONTEXT)
 
 
 def wait_ready(url, timeout=180):
