@@ -82,14 +82,13 @@ def _offline_message(name, error):
 
 def download_hf(repo, name=None, progress=None, revision=None):
     """Fetch the files of a Hugging Face repo we can read, never a pickle."""
-    from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError
 
     repo, _, rev = repo.partition("@")
     revision = revision or rev or None
     name = name or f"hf://{repo}"
     try:
-        config_path = hf_hub_download(repo, "config.json", revision=revision)
+        config_path, used = _fetch_bounded(repo, "config.json", revision, name, 0)
         import json
         with open(config_path) as f:
             config = json.load(f)
@@ -97,11 +96,12 @@ def download_hf(repo, name=None, progress=None, revision=None):
         wanted = HF_FILES_KERAS if keras_layout else HF_FILES_TRANSFORMERS
         optional = {"metadata.json", "task.json", "task.weights.h5", "preprocessor.json",
                     "tokenizer.json"}
+        wanted = [f for f in wanted if f != "config.json"]  # fetched above
         for n, filename in enumerate(wanted):
             if progress:
                 progress(n / len(wanted), f"downloading {filename}")
             try:
-                hf_hub_download(repo, filename, revision=revision)
+                used += _fetch_bounded(repo, filename, revision, name, used)[1]
             except EntryNotFoundError:
                 if filename == "model.safetensors":
                     raise PresetError(
@@ -117,6 +117,34 @@ def download_hf(repo, name=None, progress=None, revision=None):
         raise
     except Exception as error:  # network, auth, missing repo: one clear message
         raise PresetError(_offline_message(name, error)) from error
+
+
+def download_limit():
+    """Bytes one hf:// preset may fetch: the largest official ALBERT is ~0.9 GB."""
+    return int(os.environ.get("ALBERT_DEMO_MAX_DOWNLOAD_BYTES", 2_000_000_000))
+
+
+def _fetch_bounded(repo, filename, revision, name, used):
+    """hf_hub_download, once a HEAD says the file fits what is left of download_limit().
+
+    Anyone can type hf://owner/repo into the app, so a repo with a 50 GB file must be
+    refused before it fills the disk. Returns (local path, size in bytes)."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+
+    size = 0
+    try:
+        size = get_hf_file_metadata(hf_hub_url(repo, filename, revision=revision)).size or 0
+    except (EntryNotFoundError, HfHubHTTPError):
+        raise
+    except Exception:  # Hub unreachable or offline: hf_hub_download serves the cache or says why
+        pass
+    limit = download_limit()
+    if used + size > limit:
+        raise PresetError(f"{name}: {filename} is {size / 1e6:,.0f} MB, more than this "
+                          f"server fetches for one preset ({limit / 1e6:,.0f} MB, "
+                          "ALBERT_DEMO_MAX_DOWNLOAD_BYTES); nothing was downloaded.")
+    return hf_hub_download(repo, filename, revision=revision), size
 
 
 def download_kaggle(handle, name=None):

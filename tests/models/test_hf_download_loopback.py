@@ -21,7 +21,11 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 class FakeHub(BaseHTTPRequestHandler):
     repos = {}  # repo_id -> {filename: bytes}
-    requests = []
+    requests = []  # (method, repo, filename, Range header or None)
+    # filename -> "once": the first full GET stops halfway (connection dropped), or
+    # "dead": every full GET stops halfway and every resume is dropped unanswered.
+    cut = {}
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, *args):  # keep pytest output clean
         pass
@@ -35,7 +39,8 @@ class FakeHub(BaseHTTPRequestHandler):
 
     def _answer(self, with_body):
         repo, filename = self._route()
-        self.requests.append((self.command, repo, filename))
+        wanted_range = self.headers.get("Range")
+        self.requests.append((self.command, repo, filename, wanted_range))
         files = self.repos.get(repo)
         if files is None or filename not in files:
             self.send_response(404)
@@ -48,14 +53,29 @@ class FakeHub(BaseHTTPRequestHandler):
             self.end_headers()
             return
         body = files[filename]
-        self.send_response(200)
+        cut = self.cut.get(filename) if with_body else None
+        if cut == "dead" and wanted_range:  # the server went away mid-download
+            self.close_connection = True
+            return
+        start = int(wanted_range.split("=")[1].split("-")[0]) if wanted_range else 0
+        self.send_response(206 if start else 200)
         self.send_header("X-Repo-Commit", COMMIT)
         self.send_header("ETag", '"' + hashlib.sha256(body).hexdigest() + '"')
-        self.send_header("Content-Length", str(len(body)))
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        self.send_header("Content-Length", str(len(body) - start))
         self.send_header("Content-Type", "application/octet-stream")
         self.end_headers()
-        if with_body:
-            self.wfile.write(body)
+        if not with_body:
+            return
+        if cut and not start:  # promise the whole file, send half, drop the connection
+            if cut == "once":
+                del self.cut[filename]
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(body[start:])
 
     def do_HEAD(self):
         self._answer(False)
@@ -85,6 +105,7 @@ def fake_hub(hub_checkpoint, tmp_path, monkeypatch):
             "spiece.model": (hub_checkpoint / "spiece.model").read_bytes()},
     }
     FakeHub.requests = []
+    FakeHub.cut = {}
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeHub)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -105,6 +126,9 @@ def fake_hub(hub_checkpoint, tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HOME", str(hf_home))
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hf_home / "hub"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    # Real weights span many 10 MB chunks; small chunks give these small files the same
+    # shape, so a cut mid-file leaves bytes on disk and the retry resumes with a Range.
+    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 16 * 1024)
     yield FakeHub
     server.shutdown()
     server.server_close()
@@ -118,7 +142,7 @@ def test_hf_download_matches_local_folder(fake_hub, hub_checkpoint, tmp_path, vo
     np.testing.assert_array_equal(np.asarray(downloaded.predict_on_batch(batch)),
                                   np.asarray(local.predict_on_batch(batch)))
     # Files really came over HTTP, into the fresh cache.
-    got = {f for method, repo, f in fake_hub.requests if method == "GET"}
+    got = {f for method, repo, f, _ in fake_hub.requests if method == "GET"}
     assert {"config.json", "model.safetensors", "spiece.model"} <= got
     cached = list((tmp_path / "hf_home" / "hub").rglob("model.safetensors"))
     assert cached, "expected the download in the fresh HF_HOME cache"
@@ -135,10 +159,59 @@ def test_pickle_only_repo_is_refused(fake_hub):
     assert "hf://someone/pickled-albert" in message
     assert "pickle" in message.lower() and "safetensors" in message
     # The pickle itself was never fetched.
-    assert not any(f == "pytorch_model.bin" for _, _, f in fake_hub.requests)
+    assert not any(f == "pytorch_model.bin" for _, _, f, _ in fake_hub.requests)
 
 
 def test_missing_repo_is_a_clear_preset_error(fake_hub):
     with pytest.raises(PresetError) as info:
         AlbertMaskedLM.from_preset("hf://nobody/no-such-repo")
     assert "hf://nobody/no-such-repo" in str(info.value)
+
+
+def cached_weights(tmp_path):
+    return list((tmp_path / "hf_home" / "hub").rglob("snapshots/*/model.safetensors"))
+
+
+def test_download_cut_halfway_resumes_to_identical_weights(fake_hub, hub_checkpoint, tmp_path,
+                                                          vocab_size):
+    fake_hub.cut = {"model.safetensors": "once"}
+    downloaded = AlbertMaskedLM.from_preset("hf://someone/tiny-albert")
+    resumed = [r for m, _, f, r in fake_hub.requests if m == "GET" and f == "model.safetensors"]
+    assert resumed[0] is None and resumed[1].startswith("bytes="), resumed  # a real resume
+    [weights] = cached_weights(tmp_path)
+    assert weights.read_bytes() == (hub_checkpoint / "model.safetensors").read_bytes()
+    local = AlbertMaskedLM.from_preset(str(hub_checkpoint))
+    batch = random_batch(vocab_size, batch=1, length=16, num_masks=2, seed=3)
+    np.testing.assert_array_equal(np.asarray(downloaded.predict_on_batch(batch)),
+                                  np.asarray(local.predict_on_batch(batch)))
+
+
+def test_download_failing_halfway_leaves_no_cache_entry(fake_hub, hub_checkpoint, tmp_path):
+    fake_hub.cut = {"model.safetensors": "dead"}
+    with pytest.raises(PresetError) as info:
+        AlbertMaskedLM.from_preset("hf://someone/tiny-albert")
+    assert "hf://someone/tiny-albert" in str(info.value)
+    # Nothing a later load could mistake for the file: no snapshot link, no blob under the
+    # weights' hash; at most huggingface_hub's own `.incomplete` part file.
+    assert cached_weights(tmp_path) == []
+    body = (hub_checkpoint / "model.safetensors").read_bytes()
+    blobs = list((tmp_path / "hf_home" / "hub").rglob("blobs/*"))
+    assert hashlib.sha256(body).hexdigest() not in {p.name for p in blobs}, blobs
+    assert all(p.stat().st_size < len(body) for p in blobs if p.name.endswith(".incomplete"))
+    assert any(m == "GET" and f == "model.safetensors" for m, _, f, _ in fake_hub.requests)
+    # Once the Hub is back, the same call completes and the weights are whole.
+    fake_hub.cut = {}
+    AlbertMaskedLM.from_preset("hf://someone/tiny-albert")
+    [weights] = cached_weights(tmp_path)
+    assert weights.read_bytes() == (hub_checkpoint / "model.safetensors").read_bytes()
+
+
+def test_oversized_repo_refused_before_download(fake_hub, hub_checkpoint, monkeypatch):
+    size = len((hub_checkpoint / "model.safetensors").read_bytes())
+    monkeypatch.setenv("ALBERT_DEMO_MAX_DOWNLOAD_BYTES", str(size // 2))
+    with pytest.raises(PresetError) as info:
+        AlbertMaskedLM.from_preset("hf://someone/tiny-albert")
+    message = str(info.value)
+    assert "model.safetensors" in message and "ALBERT_DEMO_MAX_DOWNLOAD_BYTES" in message
+    assert not any(m == "GET" and f == "model.safetensors"
+                   for m, _, f, _ in fake_hub.requests)
