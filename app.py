@@ -58,6 +58,8 @@ def main(argv=None):
     public = args.share or args.host not in LOOPBACK or "SPACE_ID" in os.environ
     if public:  # refuse arbitrary local folders unless the operator allow-listed some
         os.environ.setdefault("ALBERT_DEMO_ALLOWED_DIRS", str(data_dir / "models"))
+        # and archives from strangers' Kaggle models (kagglehub unpacks them unbounded)
+        os.environ.setdefault("ALBERT_DEMO_KAGGLE_HANDLES", "official")
 
     from albert_demo.annotations import AnnotationStore
     from albert_demo.engine import ModelCache, configure_compilation_cache

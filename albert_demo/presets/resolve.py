@@ -147,7 +147,21 @@ def _fetch_bounded(repo, filename, revision, name, used):
     return hf_hub_download(repo, filename, revision=revision), size
 
 
+def check_kaggle_handle(handle):
+    """kagglehub unpacks a model's whole archive (tar or zip) with no size bound, so a
+    server for the public (`ALBERT_DEMO_KAGGLE_HANDLES=official`, app.py's default when
+    public) fetches only the Keras team's official ALBERT archives, never a typed-in one."""
+    if os.environ.get("ALBERT_DEMO_KAGGLE_HANDLES", "any").strip().lower() != "official":
+        return
+    official = {info.kaggle_handle for info in OFFICIAL_PRESETS.values()}
+    if handle not in official:
+        raise PresetError(f"{handle}: this server downloads only the official Kaggle "
+                          f"presets ({', '.join(sorted(OFFICIAL_PRESETS))}); use hf://owner/"
+                          "repo for other checkpoints.")
+
+
 def download_kaggle(handle, name=None):
+    check_kaggle_handle(handle)
     try:
         import kagglehub
         return Path(kagglehub.model_download(handle.removeprefix("kaggle://")))

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from albert_demo import AlbertBackbone, AlbertMaskedLM
-from albert_demo.presets.resolve import PresetError
+from albert_demo.presets.resolve import PresetError, resolve_preset
 from albert_demo.presets.weights import CheckpointError
 from model_helpers import random_batch, read_json, write_json
 
@@ -178,6 +178,26 @@ def test_paths_outside_allowed_dirs_are_refused(good_preset, tmp_path, monkeypat
         AlbertMaskedLM.from_preset(str(allowed / ".." / "allowed" / ".." / "elsewhere"))
     # Named presets are not paths and still load.
     assert "albert_tiny_en_uncased" in AlbertMaskedLM.presets
+
+
+def test_public_server_fetches_only_official_kaggle_archives(tmp_path, monkeypatch):
+    """kagglehub unpacks archives unbounded (a zip bomb's way in): typed-in handles are
+    refused before kagglehub is called; the official ones still go through."""
+    import kagglehub
+    calls = []
+    monkeypatch.setattr(kagglehub, "model_download",
+                        lambda handle, **kw: calls.append(handle) or str(tmp_path))
+    monkeypatch.setenv("ALBERT_DEMO_KAGGLE_HANDLES", "official")
+    for handle in ("kaggle://stranger/bomb/keras/big/1",
+                   "kaggle://keras/albert/keras/albert_base_en_uncased/5/../../../x/1"):
+        with pytest.raises(PresetError, match="only the official Kaggle presets"):
+            resolve_preset(handle)
+    assert calls == []
+    folder, _ = resolve_preset("albert_base_en_uncased", source="kaggle")
+    assert folder == tmp_path and calls == ["keras/albert/keras/albert_base_en_uncased/5"]
+    monkeypatch.setenv("ALBERT_DEMO_KAGGLE_HANDLES", "any")  # a local library user's choice
+    resolve_preset("kaggle://stranger/model/keras/v/1")
+    assert calls[-1] == "stranger/model/keras/v/1"
 
 
 def test_hf_download_offline_names_preset_and_suggests_local(tmp_path, monkeypatch):
