@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import os
 import sqlite3
 import threading
@@ -100,6 +101,17 @@ def normalize_url(url: str | URL) -> URL:
     if u.drivername in ("postgres", "postgresql"):
         u = u.set(drivername="postgresql+psycopg")
     return u
+
+
+def _storage_full(error: BaseException) -> bool:
+    """SQLite's SQLITE_FULL, PostgreSQL's disk_full (53100), or ENOSPC from the OS."""
+    cause = getattr(error, "orig", None) or error
+    if getattr(cause, "sqlstate", None) == "53100":
+        return True
+    if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
+        return True
+    text = str(cause).lower()
+    return "database or disk is full" in text or "no space left on device" in text
 
 
 def _py_lower(value):
@@ -210,15 +222,23 @@ class AnnotationStore:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        """A write transaction; commits on normal exit, rolls back on error."""
-        if self.backend != "sqlite":
-            with self.engine.connect() as conn, conn.begin():
-                yield conn
-            return
-        with self._sqlite_write_lock, self.engine.connect() as conn:
-            conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                yield conn
+        """A write transaction; commits on normal exit, rolls back on error. A full disk
+        becomes an AnnotationError that says so (the transaction left nothing behind)."""
+        try:
+            if self.backend != "sqlite":
+                with self.engine.connect() as conn, conn.begin():
+                    yield conn
+                return
+            with self._sqlite_write_lock, self.engine.connect() as conn:
+                conn.execution_options(sqlite_begin="IMMEDIATE")
+                with conn.begin():
+                    yield conn
+        except Exception as error:
+            if _storage_full(error):
+                raise AnnotationError("The server's disk is full: nothing was saved and "
+                                      "earlier annotations are intact. Try again once space "
+                                      "is freed.") from error
+            raise
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:

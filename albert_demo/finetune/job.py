@@ -13,6 +13,7 @@ result = job.wait()        # before/after metrics, probes, preset folder, zip
 
 import copy
 import dataclasses
+import errno
 import json
 import logging
 import math
@@ -29,6 +30,10 @@ from albert_demo.finetune.registry import PREFIX, FinetunedRegistry, check_name
 from albert_demo.presets.registry import EMBEDDED_PRESET
 
 log = logging.getLogger("albert_demo.finetune")
+
+
+class StorageError(ValueError):
+    """Too little disk for a run's checkpoints and result; the message gives the sizes."""
 
 
 def _env_number(name, default, kind=int):
@@ -239,8 +244,13 @@ class FinetuneJob:
             self._train()
         except Exception as error:  # the thread must report, never die silently
             log.error("fine-tuning %s failed:\n%s", self.id, traceback.format_exc())
-            message = str(error) if isinstance(error, ValueError) else (
-                f"{type(error).__name__}: {error}")
+            if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+                message = ("The server's disk is full: a checkpoint or the fine-tuned preset "
+                           "could not be written, so nothing was published. Free some space "
+                           "and start again.")
+            else:
+                message = str(error) if isinstance(error, ValueError) else (
+                    f"{type(error).__name__}: {error}")
             self.progress.update(status="failed", error=message,
                                  message=f"Training failed: {message}")
         finally:
@@ -273,6 +283,7 @@ class FinetuneJob:
                 raise FinetuneDataError(
                     f"Sequence length {s.sequence_length} is above this model's maximum of "
                     f"{masked_lm.backbone.max_sequence_length}.")
+            self._check_free_space(masked_lm)
             tokenizer = masked_lm.preprocessor.tokenizer
             masked_lm.preprocessor = AlbertMaskedLMPreprocessor(
                 tokenizer, sequence_length=s.sequence_length, mask_selection_rate=s.mask_rate,
@@ -330,6 +341,19 @@ class FinetuneJob:
                 for b, t in zip(base_probes, tuned_probes)])
             self._publish(masked_lm, tuned, latest_checkpoint(checkpoints), before, after,
                           monitor.step, stopped)
+
+    def _check_free_space(self, masked_lm):
+        """Refuse before training rather than fail at the first save: a run writes up to
+        two checkpoints, the preset and its zip, each about the size of the weights."""
+        need = 4 * 4 * masked_lm.count_params() + 16 * 2**20
+        folder = self.run_dir
+        while not folder.exists():
+            folder = folder.parent
+        free = shutil.disk_usage(folder).free
+        if free < need:
+            raise StorageError(f"The server's disk is full for this run: fine-tuning this "
+                               f"model needs about {need / 2**20:,.0f} MB free for checkpoints "
+                               f"and the result, and {free / 2**20:,.0f} MB are free.")
 
     def _publish(self, masked_lm, predictor, checkpoint, before, after, steps, stopped):
         """The last checkpoint becomes `finetuned/<name>` (+ a zip), served at once."""
