@@ -85,7 +85,10 @@ class AlbertBackbone(PresetMixin, keras.Model):
             order.extend(self.transformer_layers[start:start + self.num_inner_repetitions])
         return order
 
-    def call(self, inputs, training=False, return_attention=False):
+    def call(self, inputs, training=False, return_attention=False, output_positions=None):
+        """output_positions (batch, m): the last layer runs for these positions only and
+        "sequence_output" is (batch, m, hidden) there, with no pooled output (an exact
+        saving for masked-LM heads; ignored when attention is returned)."""
         token_ids = ops.cast(inputs["token_ids"], "int32")
         segment_ids = ops.cast(inputs["segment_ids"], "int32")
         padding_mask = ops.cast(inputs["padding_mask"], "int32")
@@ -95,10 +98,16 @@ class AlbertBackbone(PresetMixin, keras.Model):
         seq_len = ops.shape(token_ids)[1]
         key_mask = ops.broadcast_to(key_mask, (ops.shape(token_ids)[0], 1, seq_len, seq_len))
         all_probs = []
-        for layer in self.applied_layers():
-            x, probs = layer(x, key_mask, training=training, return_probs=return_attention)
+        layers = self.applied_layers()
+        only_at = None if return_attention else output_positions
+        for depth, layer in enumerate(layers):
+            last = depth == len(layers) - 1
+            x, probs = layer(x, key_mask, training=training, return_probs=return_attention,
+                             query_positions=only_at if last else None)
             if return_attention:
                 all_probs.append(probs)
+        if only_at is not None:
+            return {"sequence_output": x}
         outputs = {"sequence_output": x, "pooled_output": self.pooler(x[:, 0, :])}
         if return_attention:
             outputs["attention_probs"] = ops.stack(all_probs)

@@ -121,11 +121,23 @@ class AlbertEncoderLayer(keras.layers.Layer):
         self.ffn_layer_norm.build((None, None, h))
         self.built = True
 
-    def call(self, x, key_mask, training=False, return_probs=False):
-        """key_mask: bool (batch, 1, 1, keys), True where a key may be attended."""
+    def call(self, x, key_mask, training=False, return_probs=False, query_positions=None):
+        """key_mask: bool (batch, 1, queries, keys), True where a key may be attended.
+
+        query_positions (batch, m): compute outputs only at these positions (every key
+        still attends), returning (batch, m, hidden). Exact: each position's output
+        depends on the keys and on itself only, so the last layer need not run for tokens
+        nobody reads (what a masked LM's head and loss use)."""
+        x_kv = x
+        if query_positions is not None:
+            x = ops.take_along_axis(
+                x, ops.expand_dims(ops.cast(query_positions, "int32"), -1), axis=1)
+            shape = ops.shape(key_mask)
+            key_mask = ops.broadcast_to(key_mask[:, :, :1, :],
+                                        (shape[0], 1, ops.shape(x)[1], shape[3]))
         q = ops.einsum("bth,hnd->btnd", x, self.query_kernel) + self.query_bias
-        k = ops.einsum("bsh,hnd->bsnd", x, self.key_kernel) + self.key_bias
-        v = ops.einsum("bsh,hnd->bsnd", x, self.value_kernel) + self.value_bias
+        k = ops.einsum("bsh,hnd->bsnd", x_kv, self.key_kernel) + self.key_bias
+        v = ops.einsum("bsh,hnd->bsnd", x_kv, self.value_kernel) + self.value_bias
         scale = 1.0 / self.head_dim**0.5
         probs = None
         if return_probs or (training and self.dropout > 0):
@@ -177,9 +189,11 @@ class AlbertMaskedLMHead(keras.layers.Layer):
         self.built = True
 
     def call(self, sequence_output, mask_positions, token_embeddings):
-        sequence_output = ops.cast(sequence_output, self.compute_dtype)
-        gathered = ops.take_along_axis(
-            sequence_output, ops.expand_dims(ops.cast(mask_positions, "int32"), -1), axis=1)
+        """mask_positions None: sequence_output is already the masked positions' states."""
+        gathered = ops.cast(sequence_output, self.compute_dtype)
+        if mask_positions is not None:
+            gathered = ops.take_along_axis(
+                gathered, ops.expand_dims(ops.cast(mask_positions, "int32"), -1), axis=1)
         x = self.layer_norm(self.dense(gathered))
         logits = ops.matmul(x, ops.transpose(ops.cast(token_embeddings, x.dtype)))
         return logits + self.output_bias

@@ -89,9 +89,14 @@ class AlbertMaskedLM(PresetMixin, keras.Model):
         self.compile()
 
     def call(self, inputs, training=False, return_attention=False):
-        outputs = self.backbone(inputs, training=training, return_attention=return_attention)
-        logits = self.masked_lm_head(outputs["sequence_output"], inputs["mask_positions"],
-                                     self.backbone.token_embedding)
+        if return_attention:  # every layer whole: the plots show every query row
+            outputs = self.backbone(inputs, training=training, return_attention=True)
+            states, positions = outputs["sequence_output"], inputs["mask_positions"]
+        else:  # the head and the loss read the masked positions only: so does layer L
+            outputs = self.backbone(inputs, training=training,
+                                    output_positions=inputs["mask_positions"])
+            states, positions = outputs["sequence_output"], None
+        logits = self.masked_lm_head(states, positions, self.backbone.token_embedding)
         if return_attention:
             return {"logits": logits, "attention_probs": outputs["attention_probs"]}
         return logits
