@@ -90,14 +90,19 @@ def forward_flops(cfg, batch, length, masks):
 
     Embedding projection E->H per token; per layer per token 4H^2 (QKV + output) +
     2HI (FFN) multiply-adds and 2TH for attention (scores + context); the MLM head on
-    the masked positions only (H->E dense + E->V decoder).
+    the masked positions only (H->E dense + E->V decoder). Counts what our model
+    executes: the last layer computes keys and values for every token but queries,
+    attention output and FFN for the masked positions only (utilisation is not inflated
+    by work skipped).
     """
     h, i, e, v = (cfg[k] for k in ("hidden_dim", "intermediate_dim", "embedding_dim",
                                    "vocabulary_size"))
     layers = cfg["num_layers"] * cfg["num_inner_repetitions"]
     tokens = batch * length
+    per_token = 4 * h * h + 2 * h * i + 2 * length * h
     macs = tokens * e * h
-    macs += layers * tokens * (4 * h * h + 2 * h * i + 2 * length * h)
+    macs += (layers - 1) * tokens * per_token
+    macs += tokens * 2 * h * h + batch * masks * (per_token - 2 * h * h)  # the last layer
     macs += batch * masks * (h * e + e * v)
     return 2 * macs
 
