@@ -79,6 +79,16 @@ def make_batch(batch, length, vocab, seed=0):
 
 
 SHAPES = [(1, 32), (1, 128), (32, 128)]
+# What a person types: end-to-end figures (text in, top-5 per mask out) on the embedded
+# preset, each library through the path its users take.
+E2E_TEXTS = {
+    "short": "The sky is [MASK] today.",
+    "long": ("After the long meeting, the committee finally agreed to [MASK] the proposal "
+             "that had been discussed for several weeks by every member of the board, "
+             "although some of them still worried that the cost of the new building would "
+             "be far higher than the first estimate, and that the town would have to "
+             "borrow money from the [MASK] to pay for it before the end of the year."),
+}
 
 
 def shape_name(batch, length):

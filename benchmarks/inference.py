@@ -91,7 +91,55 @@ def worker_ours(args):
                                 prefix="tiny_"))
     result.update(_bench_shapes(_ours_runner(tiny_compiled, tiny_cfg, top_k=50), args.quick,
                                 prefix="tiny_ranked_"))
+    from albert_demo.engine import MaskPredictor
+    predictor = MaskPredictor(AlbertMaskedLM.from_preset(TINY), TINY)
+    result.update(_bench_e2e(lambda text: [m["predictions"][0]["token"] for m in
+                                           predictor.predict(text, top_k=5)["masks"]],
+                             args.quick))
     common.write_result(args.workdir, "ours", result)
+
+
+def _bench_e2e(predict_top5, quick):
+    """Median ms from a typed sentence to top-5 per [MASK], and the predicted tokens."""
+    figures = {}
+    for name, text in common.E2E_TEXTS.items():
+        first = predict_top5(text)
+        figures[f"e2e_top1_{name}"] = first
+        med, _ = common.timed(lambda: predict_top5(text), 10 if quick else 30, warmup=2)
+        figures[f"e2e_latency_{name}"] = med * 1e3
+    return figures
+
+
+def _keras_hub_typed_text(masked_lm, pre):
+    """A keras-hub user's path from typed text to top-5: its tokenizer does not know
+    "[MASK]" in text (plain SentencePiece), so split on it and put the mask id in (text
+    lowercased, as the model is uncased); pack
+    [CLS] ... [SEP] to the preset preprocessor's sequence_length (512, keras-hub's
+    default) and call predict_on_batch with the mask positions."""
+    import numpy as np
+    tok, length = pre.tokenizer, pre.sequence_length
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    mask_id, pad_id = tok.mask_token_id, tok.pad_token_id
+
+    def predict_top5(text):
+        ids = [cls_id]
+        for n, piece in enumerate(text.lower().split("[mask]")):
+            if n:
+                ids.append(mask_id)
+            if piece.strip():
+                ids.extend(int(i) for i in np.asarray(tok(piece)).reshape(-1))
+        ids = (ids + [sep_id])[:length]
+        positions = [i for i, t in enumerate(ids) if t == mask_id]
+        x = {"token_ids": np.full((1, length), pad_id, "int32"),
+             "segment_ids": np.zeros((1, length), "int32"),
+             "padding_mask": np.zeros((1, length), "int32"),
+             "mask_positions": np.asarray([positions], "int32")}
+        x["token_ids"][0, :len(ids)] = ids
+        x["padding_mask"][0, :len(ids)] = 1
+        logits = masked_lm.predict_on_batch(x)[0]
+        top = np.argsort(-logits, axis=-1)[:, :5]
+        return [tok.id_to_token(int(t)) for t in top[:, 0]]
+    return predict_top5
 
 
 def worker_keras_hub(args):
@@ -129,6 +177,9 @@ def worker_keras_hub(args):
         str(common.ROOT / "assets" / TINY), preprocessor=None)
     predict, _ = runners(tiny, tiny.backbone.vocabulary_size)
     result.update(_bench_shapes(predict, args.quick, prefix="tiny_"))
+    pre = keras_hub.models.AlbertMaskedLMPreprocessor.from_preset(
+        str(common.ROOT / "assets" / TINY))
+    result.update(_bench_e2e(_keras_hub_typed_text(tiny, pre), args.quick))
     common.write_result(args.workdir, "keras_hub", result)
 
 
@@ -347,6 +398,14 @@ def report(summary):
             print(f"  latency {n}: {ours[f'tiny_latency_{n}']:.2f} ms / "
                   f"{ours.get(f'tiny_ranked_latency_{n}', float('nan')):.2f} ms / "
                   f"{kh.get(f'tiny_latency_{n}', float('nan')):.2f} ms")
+    kh = res.get("keras_hub", {})
+    if "e2e_latency_short" in ours and "e2e_latency_short" in kh:
+        print(f"\ntyped sentence -> top-5 per [MASK], {TINY} (each library's own path; "
+              "keras-hub packs to its preset's 512 tokens, ours to the next length bucket):")
+        for name in common.E2E_TEXTS:
+            print(f"  {name}: ours {ours[f'e2e_latency_{name}']:.2f} ms "
+                  f"{ours[f'e2e_top1_{name}']}, keras-hub {kh[f'e2e_latency_{name}']:.2f} ms "
+                  f"{kh[f'e2e_top1_{name}']}")
     cold = [res.get("cold_empty"), res.get("cold_warm")]
     if all(c and "error" not in c for c in cold):
         print("\ncold start, ours, base b1 s128 (fresh process each):")
@@ -363,6 +422,10 @@ def report(summary):
             if p + f"latency_{n}" in r and f"ranked_latency_{n}" in ours:
                 ratios[(label, f"latency_ranked_{n}")] = (
                     ours[f"ranked_latency_{n}"] / r[p + f"latency_{n}"])
+    for name in common.E2E_TEXTS:
+        if f"e2e_latency_{name}" in ours and f"e2e_latency_{name}" in kh:
+            ratios[("keras-hub", f"e2e_typed_text_latency_{name}")] = (
+                ours[f"e2e_latency_{name}"] / kh[f"e2e_latency_{name}"])
     if all(c and "error" not in c for c in cold):
         ratios[("self-warm-cache", "first_call_s")] = (
             cold[1]["first_call_s"] / cold[0]["first_call_s"])
