@@ -321,7 +321,7 @@ class FinetuneJob:
                 p.update(checkpoint=str(save_checkpoint(model, checkpoints, step)))
 
             monitor = FinetuneMonitor(
-                total, s.batch_size * s.sequence_length, report, lambda: self.cancelled,
+                total, batches.tokens_per_step, report, lambda: self.cancelled,
                 s.checkpoint_every, checkpoint, deadline=time.time() + s.max_seconds)
             p.update(status="training", total_steps=total, message="Compiling the training "
                      "step…")

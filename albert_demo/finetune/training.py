@@ -1,11 +1,13 @@
 """The pieces `FinetuneJob` hands to `AlbertMaskedLM.fit`: full batches and a monitor
 callback (progress, cancel, limits, checkpoints)."""
 
+import copy
 import math
 import os
 import time
 
 import keras
+import numpy as np
 
 from albert_demo.models.albert_masked_lm import PreprocessedBatches
 
@@ -16,20 +18,53 @@ YIELD_MAX_SECONDS = 5.0
 YIELD_FACTOR = float(os.environ.get("ALBERT_DEMO_TRAINING_YIELD", 3))
 
 
-class FullBatches(PreprocessedBatches):
-    """Token-id passages in full batches only (one compiled shape; splits evenly over
-    devices), reshuffled and re-masked every epoch by the seeded preprocessor."""
+LENGTH_BUCKETS = (16, 32, 64, 128, 256, 512)
 
-    def __init__(self, token_ids, preprocessor, batch_size, seed):
+
+class FullBatches(PreprocessedBatches):
+    """Token-id passages in full batches only (splits evenly over devices), reshuffled
+    and re-masked every epoch by the seeded preprocessor.
+
+    Each batch is packed to the shortest length bucket its longest passage fits (at most
+    the preprocessor's sequence_length), with masks in proportion: uploads are mostly
+    short lines, and padding them all to 128 tokens made most of every step padding. Padded
+    keys are masked out, so a passage's loss does not depend on its bucket; each bucket
+    compiles the training step once."""
+
+    def __init__(self, token_ids, preprocessor, batch_size, seed, buckets=LENGTH_BUCKETS):
         token_ids = list(token_ids)
         if not token_ids:
             raise ValueError("No training passages.")
         if len(token_ids) < batch_size:  # a tiny upload still fills one batch
             token_ids = (token_ids * math.ceil(batch_size / len(token_ids)))[:batch_size]
         super().__init__(token_ids, preprocessor, batch_size, shuffle=True, seed=seed)
+        limit = preprocessor.sequence_length
+        self.buckets = sorted({min(b, limit) for b in buckets} | {limit})
+        self._packers = {}
+        # Real (non-padding) tokens per step, for an honest tokens/s.
+        self.tokens_per_step = batch_size * float(np.mean(
+            [min(len(ids) + 2, limit) for ids in token_ids]))
 
     def __len__(self):
         return self.count // self.batch_size
+
+    def __getitem__(self, index):
+        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        batch = [self.x[i] for i in rows]
+        return self._packer_for(max(len(ids) for ids in batch) + 2)(batch)
+
+    def _packer_for(self, needed):
+        length = next(b for b in self.buckets if b >= min(needed, self.buckets[-1]))
+        packer = self._packers.get(length)
+        if packer is None:  # a view of the preprocessor: same tokenizer, same seeded rng
+            base = self.preprocessor
+            packer = copy.copy(base)
+            packer.sequence_length = length
+            packer.mask_selection_length = min(
+                base.mask_selection_length,
+                math.ceil(length * base.mask_selection_rate) + 1)
+            self._packers[length] = packer
+        return packer
 
 
 class FinetuneMonitor(keras.callbacks.Callback):
