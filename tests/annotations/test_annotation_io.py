@@ -119,6 +119,14 @@ def test_import_rejects_binary_oversize_and_bad_format(store, tmp_path):
     png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
     with pytest.raises(AnnotationError, match="binary"):
         store.import_file(png, "csv", "bob")
+    import io
+    import zipfile
+    bomb = io.BytesIO()  # 20 MB of zeros in a ~20 KB zip: refused, never unpacked
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("rows.jsonl", b"\0" * (20 << 20))
+    for fmt in ("jsonl", "csv"):
+        with pytest.raises(AnnotationError, match="binary"):
+            store.import_file(bomb.getvalue(), fmt, "bob")
     with pytest.raises(AnnotationError, match="line 2: .*not valid UTF-8"):
         store.import_file('preset,text,mask_index\np,caf\xe9 [MASK],0\n'.encode("latin-1"), "csv", "bob")
     big = ("\n".join(_jsonl_lines(1)) + "\n") * 200

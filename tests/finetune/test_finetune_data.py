@@ -89,3 +89,30 @@ def test_split_is_deterministic_and_preview_counts():
         "valid_passages"] == 21
     assert counts["tokens"] == counts["train_tokens"] + counts["valid_tokens"] > 200
     assert counts["truncated_passages"] == 1
+
+
+def zip_bomb(megabytes=20):
+    """A real compression bomb: megabytes of zeros in a zip of a few tens of KB."""
+    import io
+    import zipfile
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("zeros.txt", b"\0" * (megabytes << 20))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, message", [
+    ("bomb.zip", "unsupported file type '.zip'"),
+    ("bomb.txt", "binary file"),     # renamed: still never unpacked
+    ("bomb.jsonl", "binary file"),
+])
+def test_archives_are_refused_without_being_unpacked(name, message):
+    import tracemalloc
+    bomb = zip_bomb()
+    assert len(bomb) < 200_000
+    tracemalloc.start()
+    with pytest.raises(FinetuneDataError, match=message):
+        read_upload(bomb, name).passages()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 5 * len(bomb), peak  # nothing near the 20 MB inside was allocated
