@@ -55,6 +55,24 @@ def to_jsonl(rows: Iterable[Any]) -> str:
     return "".join(json.dumps(_export_dict(r), ensure_ascii=False) + "\n" for r in rows)
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection), so
+# exported text that starts with one, or with the apostrophe itself, gets a leading
+# apostrophe: spreadsheets show the text as typed, and our import takes it off again.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defuse(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START + ("'",)):
+        return "'" + value
+    return value
+
+
+def _restore(value: str) -> str:
+    if value.startswith("'") and value[1:].startswith(_FORMULA_START + ("'",)):
+        return value[1:]
+    return value
+
+
 def to_csv(rows: Iterable[Any]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS, lineterminator="\n")
@@ -62,7 +80,7 @@ def to_csv(rows: Iterable[Any]) -> str:
     for r in rows:
         d = _export_dict(r)
         d["predictions"] = json.dumps(d["predictions"] or [], ensure_ascii=False)
-        w.writerow({k: ("" if v is None else v) for k, v in d.items()})
+        w.writerow({k: ("" if v is None else _defuse(v)) for k, v in d.items()})
     return buf.getvalue()
 
 
@@ -296,7 +314,8 @@ def _parse_csv(text: str, session_id: str, now: dt.datetime) -> list[dict]:
             raise AnnotationError(
                 f"line {start}: expected {len(header)} columns, found {len(values)}", line=start
             )
-        obj: dict[str, Any] = {k: (None if v == "" else v) for k, v in zip(header, values)}
+        obj: dict[str, Any] = {k: (None if v == "" else _restore(v))
+                               for k, v in zip(header, values)}
         if obj.get("predictions") is not None:
             obj["predictions"] = _json_predictions(obj["predictions"], start)
         try:

@@ -56,6 +56,23 @@ def test_export_import_round_trip(store, fmt, tmp_path):
     assert store.count() == 3 * len(src)
 
 
+def test_csv_cells_never_start_a_formula_and_round_trip(store):
+    import csv
+    import io
+    texts = ["=1+1 [MASK]", "+x [MASK]", "-y [MASK]", "@SUM(A1) [MASK]", "\tz [MASK]",
+             "'quoted [MASK]", "''=both [MASK]", "plain [MASK]"]
+    for n, text in enumerate(texts):
+        store.add(session_id="alice", preset="p", text=text, mask_index=1, predictions=PREDS,
+                  note="=cmd|' /C calc'!A0" if n == 0 else None, tag="-tag" if n == 1 else None)
+    data = store.export_csv(session_id="alice")
+    for row in list(csv.reader(io.StringIO(data)))[1:]:
+        assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in row), row
+    assert store.import_file(data.encode(), "csv", "bob") == len(texts)
+    assert sorted(a.text for a in store.search(session_id="bob")) == sorted(texts)
+    got = {a.text: (a.note, a.tag) for a in store.search(session_id="bob")}
+    assert got["=1+1 [MASK]"][0] == "=cmd|' /C calc'!A0" and got["+x [MASK]"][1] == "-tag"
+
+
 def test_export_uses_filters_and_rows(store):
     rows = seed(store)
     store.add(session_id="bob", preset="p", text="bob [MASK]", mask_index=1)
