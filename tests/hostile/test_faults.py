@@ -79,3 +79,23 @@ def test_unwritable_data_folder_serves_predictions_with_a_clear_message(tmp_path
         app.stop()
     log = (tmp_path / "ro.log").read_text()
     assert "is not writable" in log and log.count("is not writable") == 1
+
+
+@pytest.mark.timeout(600)
+def test_app_started_on_a_full_disk_serves_predictions_and_says_why(tmp_path):
+    from tests.small_disk import small_disk
+    with small_disk(tmp_path / "disk", 4) as disk:
+        disk.fill()
+        app = launch(disk.path / "data", tmp_path / "full.log")
+        try:
+            client = Client(app.url, verbose=False)
+            assert client.predict(TEXT, "albert_tiny_en_uncased", 3,
+                                  api_name="/predict")["masks"]
+            with pytest.raises(Exception, match="Annotations are not enabled"):
+                client.predict(TEXT, "albert_tiny_en_uncased", 0, "right", "", "", "", "s",
+                               api_name="/annotate")
+            assert app.process.poll() is None
+        finally:
+            app.stop()
+    log = (tmp_path / "full.log").read_text()
+    assert log.count("is not writable") == 1 and "No space left on device" in log
