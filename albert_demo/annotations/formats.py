@@ -262,13 +262,18 @@ def _parse_jsonl(text: str, session_id: str, now: dt.datetime) -> list[dict]:
             raise AnnotationError(f"line {lineno}: invalid JSON ({e.msg})", line=lineno) from None
         if not isinstance(obj, dict):
             raise AnnotationError(f"line {lineno}: expected a JSON object", line=lineno)
-        if isinstance(obj.get("predictions"), str):
-            obj["predictions"] = _json_predictions(obj["predictions"], lineno)
-        try:
-            out.append(_record(obj, session_id, now))
-        except AnnotationError as e:
-            raise _line_error(e, lineno) from None
+        out.append(_line_record(obj, lineno, session_id, now))
     return out
+
+
+def _line_record(obj: dict, lineno: int, session_id: str, now: dt.datetime) -> dict:
+    """One imported row (predictions may arrive as a JSON string); errors name the line."""
+    if isinstance(obj.get("predictions"), str):
+        obj["predictions"] = _json_predictions(obj["predictions"], lineno)
+    try:
+        return _record(obj, session_id, now)
+    except AnnotationError as e:
+        raise _line_error(e, lineno) from None
 
 
 def _json_predictions(value: str, lineno: int):
@@ -316,12 +321,7 @@ def _parse_csv(text: str, session_id: str, now: dt.datetime) -> list[dict]:
             )
         obj: dict[str, Any] = {k: (None if v == "" else _restore(v))
                                for k, v in zip(header, values)}
-        if obj.get("predictions") is not None:
-            obj["predictions"] = _json_predictions(obj["predictions"], start)
-        try:
-            out.append(_record(obj, session_id, now))
-        except AnnotationError as e:
-            raise _line_error(e, start) from None
+        out.append(_line_record(obj, start, session_id, now))
     return out
 
 
