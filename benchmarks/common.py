@@ -12,6 +12,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -227,3 +228,18 @@ def torch_matmul_gflops(n=2048, repeats=7):
     b = torch.randn(n, n)
     med, _ = timed(lambda: torch.matmul(a, b), repeats, warmup=2)
     return 2 * n**3 / med / 1e9
+
+
+def run_worker_or_driver(parser, workers):
+    """The scripts' shared start. Adds --worker/--workdir and parses; a worker invocation
+    (each peer runs in its own process) runs its worker and returns (args, None); the
+    driver gets (args, its work folder)."""
+    parser.add_argument("--worker", choices=sorted(workers))
+    parser.add_argument("--workdir")
+    args = parser.parse_args()
+    if args.worker:
+        workers[args.worker](args)
+        return args, None
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="albert_bench_"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    return args, workdir

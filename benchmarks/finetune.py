@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -186,20 +185,15 @@ WORKERS = {"prepare": lambda a: (common.prepare_weights(a.workdir),
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--worker", choices=sorted(WORKERS))
-    parser.add_argument("--workdir")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--length", type=int, default=128)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--peers", default="ours,keras_hub,transformers_torch,"
                         "ours_upload,keras_hub_upload")
     parser.add_argument("--save")
-    args = parser.parse_args()
-    if args.worker:
-        WORKERS[args.worker](args)
+    args, workdir = common.run_worker_or_driver(parser, WORKERS)
+    if workdir is None:
         return
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="albert_bench_"))
-    workdir.mkdir(parents=True, exist_ok=True)
     script = Path(__file__).resolve()
     extra = ["--batch", str(args.batch), "--length", str(args.length),
              "--steps", str(args.steps)]

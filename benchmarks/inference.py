@@ -274,8 +274,6 @@ def compare_logits(workdir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--worker", choices=sorted(WORKERS))
-    parser.add_argument("--workdir")
     parser.add_argument("--cache")
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile")
@@ -283,13 +281,9 @@ def main():
                         help="torch.compile at batch 32 too")
     parser.add_argument("--peers", default="ours,keras_hub,transformers_torch,cold")
     parser.add_argument("--save", help="write all figures to this JSON file")
-    args = parser.parse_args()
-    if args.worker:
-        WORKERS[args.worker](args)
+    args, workdir = common.run_worker_or_driver(parser, WORKERS)
+    if workdir is None:
         return
-
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="albert_bench_"))
-    workdir.mkdir(parents=True, exist_ok=True)
     script = Path(__file__).resolve()
     extra = (["--quick"] if args.quick else []) + (
         ["--no-compile"] if args.no_compile else []) + (
@@ -353,26 +347,18 @@ def report(summary):
             print(f"{peer['worker']} failed: {peer['error']}\n{peer['log_tail']}")
     header = f"{'figure':<26}" + "".join(f"{c[1]:>28}" for c in columns)
     print("\nbase config (12 x 768, vocab 30000), median over repeats\n" + header)
+    def print_row(label, key, digits=2, prefixed=True):
+        print(f"{label:<26}" + "".join(
+            f"{r.get((p if prefixed else '') + key, float('nan')):>28.{digits}f}"
+            for _, _, r, p in columns))
+
     for batch, length in SHAPES:
         n = shape_name(batch, length)
-        for fig, unit in (("latency", "ms"), ("throughput", "seq/s")):
-            key = f"latency_{n}" if fig == "latency" else f"throughput_{n}_per_s"
-            row = f"{fig + ' ' + n + ' ' + unit:<26}"
-            for _, _, r, p in columns:
-                row += f"{r.get(p + key, float('nan')):>28.2f}"
-            print(row)
-        row = f"{'first call ' + n + ' ms':<26}"
-        for _, _, r, p in columns:
-            row += f"{r.get(p + 'first_call_ms_' + n, float('nan')):>28.0f}"
-        print(row)
-    row = f"{'cores used b32_s128':<26}"
-    for _, _, r, p in columns:
-        row += f"{r.get(p + 'cores_used_b32_s128', float('nan')):>28.2f}"
-    print(row)
-    row = f"{'peak RSS MB (process)':<26}"
-    for _, _, r, _ in columns:
-        row += f"{r.get('peak_rss_mb', float('nan')):>28.0f}"
-    print(row)
+        print_row(f"latency {n} ms", f"latency_{n}")
+        print_row(f"throughput {n} seq/s", f"throughput_{n}_per_s")
+        print_row(f"first call {n} ms", f"first_call_ms_{n}", digits=0)
+    print_row("cores used b32_s128", "cores_used_b32_s128")
+    print_row("peak RSS MB (process)", "peak_rss_mb", digits=0, prefixed=False)
     ratios = {}
     ours = res.get("ours", {})
     if "latency_b32_s128" in ours:
