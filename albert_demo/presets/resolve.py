@@ -17,8 +17,18 @@ HF_FILES_TRANSFORMERS = ["config.json", "model.safetensors", "spiece.model"]
 PICKLE_FILES = ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack", "model.ckpt")
 
 
+MAX_HANDLE_CHARS = 1024
+
+
 class PresetError(ValueError):
     """A preset could not be found, fetched or trusted; the message says what to do."""
+
+
+def _exists(path):
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):  # a name too long for the OS, a NUL byte
+        return False
 
 
 def known_names():
@@ -35,11 +45,17 @@ def _allowed_dirs():
 def check_local_path(path, allowed_dirs=None):
     """Resolve symlinks and refuse folders outside the allow-list (if one is set)."""
     allowed = allowed_dirs if allowed_dirs is not None else _allowed_dirs()
-    real = Path(path).expanduser().resolve()
+    try:
+        real = Path(path).expanduser().resolve()
+        is_dir = real.is_dir()
+    except (OSError, ValueError) as error:  # names too long for the OS, NUL bytes, loops
+        raise PresetError(f"Preset path {str(path)[:200]!r} cannot be used "
+                          f"({type(error).__name__}: {getattr(error, 'strerror', None) or error})."
+                          ) from None
     if allowed is not None and not any(real == d or d in real.parents for d in allowed):
         raise PresetError(f"Preset path {str(path)!r} is outside the allowed folders; "
                           "local paths are limited on this server.")
-    if not real.is_dir():
+    if not is_dir:
         raise PresetError(f"Preset folder {str(path)!r} does not exist.")
     return real
 
@@ -53,6 +69,9 @@ def resolve_preset(handle, source=None, allowed_dirs=None, progress=None):
         raise PresetError("No preset given: pass a preset name, hf://owner/repo, "
                           "kaggle://… or a local folder.")
     handle = handle.strip()
+    if len(handle) > MAX_HANDLE_CHARS:
+        raise PresetError(f"Preset name is {len(handle):,} characters long; names, hf:// "
+                          f"ids and paths are at most {MAX_HANDLE_CHARS}.")
     presets = all_presets()
     if handle in presets and presets[handle].local_dir is not None:
         return presets[handle].local_dir, handle
@@ -66,7 +85,7 @@ def resolve_preset(handle, source=None, allowed_dirs=None, progress=None):
         return download_hf(handle[len("hf://"):], name=handle, progress=progress), handle
     if handle.startswith("kaggle://"):
         return download_kaggle(handle, name=handle), handle
-    looks_like_path = os.sep in handle or handle.startswith(".") or Path(handle).exists()
+    looks_like_path = os.sep in handle or handle.startswith(".") or _exists(handle)
     if looks_like_path:
         return check_local_path(handle, allowed_dirs), handle
     raise PresetError(f"Unknown preset {handle!r}. Known presets: {', '.join(known_names())}; "

@@ -180,6 +180,13 @@ def test_paths_outside_allowed_dirs_are_refused(good_preset, tmp_path, monkeypat
     assert "albert_tiny_en_uncased" in AlbertMaskedLM.presets
 
 
+@pytest.mark.parametrize("handle", ["x" * 10_000, "a/" * 600, "\x00preset", "name\ud800",
+                                    "x" * 300 + "/", "./" + "y" * 300, "/tmp/\x00/a"])
+def test_odd_preset_names_get_a_preset_error(handle):
+    with pytest.raises(PresetError):
+        resolve_preset(handle)
+
+
 def test_public_server_fetches_only_official_kaggle_archives(tmp_path, monkeypatch):
     """kagglehub unpacks archives unbounded (a zip bomb's way in): typed-in handles are
     refused before kagglehub is called; the official ones still go through."""
