@@ -8,7 +8,7 @@ import unicodedata
 import numpy as np
 
 from albert_demo.engine.compiled import CompiledMaskedLM
-from albert_demo.engine.errors import InputError
+from albert_demo.engine.errors import InputError, whole_number
 from albert_demo.engine.limits import Limits
 
 MASK = "[MASK]"
@@ -93,10 +93,7 @@ class MaskPredictor:
         return "".join(out)
 
     def _check_top_k(self, top_k):
-        try:
-            top_k = int(top_k)
-        except (TypeError, ValueError):
-            raise InputError("top_k must be a whole number.") from None
+        top_k = whole_number(top_k, "top_k")
         if not 1 <= top_k <= self.limits.max_top_k:
             raise InputError(f"top_k must be between 1 and {self.limits.max_top_k}.")
         return top_k
@@ -168,8 +165,12 @@ class MaskPredictor:
 
     def score_candidates(self, text, candidates):
         """Probability of each candidate word at each mask (first piece of the word)."""
-        words = [w.strip() for w in (candidates.split(",") if isinstance(candidates, str)
-                                     else candidates) if w and w.strip()]
+        if not isinstance(candidates, str):
+            if not isinstance(candidates, (list, tuple)) or not all(
+                    isinstance(w, str) for w in candidates):
+                raise InputError("candidates must be comma-separated words or a list of words.")
+            candidates = ",".join(candidates)
+        words = [w.strip() for w in candidates.split(",") if w.strip()]
         if not words:
             raise InputError("Give at least one candidate word, e.g. 'blue, grey'.")
         if len(words) > self.limits.max_candidates:

@@ -25,11 +25,32 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 
+from albert_demo.engine.errors import InputError, whole_number
 from albert_demo.finetune.data import FinetuneDataError, split_passages
 from albert_demo.finetune.registry import PREFIX, FinetunedRegistry, check_name
 from albert_demo.presets.registry import EMBEDDED_PRESET
 
 log = logging.getLogger("albert_demo.finetune")
+
+
+def _whole(value, label):
+    try:
+        return whole_number(value, label)
+    except InputError as error:
+        raise FinetuneDataError(str(error)) from None
+
+
+def _real(value, label):
+    """A finite float from a number or a numeric string (e.g. "5e-5")."""
+    if not isinstance(value, bool) and isinstance(value, (int, float, str)):
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if math.isfinite(number):
+            return number
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    raise FinetuneDataError(f"{label} must be a number, not {shown}.")
 
 
 class StorageError(ValueError):
@@ -73,28 +94,43 @@ class FinetuneSettings:
 
     def checked(self):
         """A validated copy; raises FinetuneDataError saying which setting to change."""
-        s = dataclasses.replace(self, name=check_name(self.name),
-                                probes=tuple(p for p in self.probes if p and p.strip()))
+        probes = self.probes if isinstance(self.probes, (list, tuple)) else ()
+        if not all(isinstance(p, str) for p in probes):
+            raise FinetuneDataError("Probe sentences must be text.")
+        # API callers can send any JSON type: make each number a number first, by name.
+        s = dataclasses.replace(
+            self, name=check_name(self.name if isinstance(self.name, str) else None),
+            probes=tuple(p for p in probes if p.strip()),
+            epochs=_whole(self.epochs, "Epochs") if self.epochs else None,
+            steps=None if self.steps is None else _whole(self.steps, "Steps"),
+            learning_rate=_real(self.learning_rate, "The learning rate"),
+            batch_size=_whole(self.batch_size, "The batch size"),
+            sequence_length=_whole(self.sequence_length, "The sequence length"),
+            mask_rate=_real(self.mask_rate, "The masking rate"),
+            validation_share=_real(self.validation_share, "The validation share"),
+            seed=_whole(self.seed, "The seed"),
+            checkpoint_every=_whole(self.checkpoint_every, "Checkpoint every"))
 
         def need(ok, message):
             if not ok:
                 raise FinetuneDataError(message)
 
         if s.epochs:
-            need(1 <= int(s.epochs) <= 1000, "Epochs must be between 1 and 1000.")
+            need(1 <= s.epochs <= 1000, "Epochs must be between 1 and 1000.")
         else:
-            need(s.steps is not None and 1 <= int(s.steps) <= s.max_steps,
+            need(s.steps is not None and 1 <= s.steps <= s.max_steps,
                  f"Steps must be between 1 and {s.max_steps} (this server's limit, "
                  "ALBERT_DEMO_FINETUNE_MAX_STEPS).")
-        need(0 < float(s.learning_rate) <= 1, "The learning rate must be above 0 and at "
+        need(0 < s.learning_rate <= 1, "The learning rate must be above 0 and at "
              "most 1; 5e-5 is a good start.")
-        need(1 <= int(s.batch_size) <= 256, "The batch size must be between 1 and 256.")
-        need(8 <= int(s.sequence_length) <= 512, "The sequence length must be between 8 and "
+        need(1 <= s.batch_size <= 256, "The batch size must be between 1 and 256.")
+        need(8 <= s.sequence_length <= 512, "The sequence length must be between 8 and "
              "512 tokens.")
-        need(0 < float(s.mask_rate) <= 0.5, "The masking rate must be above 0 and at most "
+        need(0 < s.mask_rate <= 0.5, "The masking rate must be above 0 and at most "
              "0.5; 0.15 is standard.")
-        need(0 <= float(s.validation_share) <= 0.5, "The validation share must be between 0 "
+        need(0 <= s.validation_share <= 0.5, "The validation share must be between 0 "
              "and 0.5.")
+        need(0 <= s.checkpoint_every, "Checkpoint every must be 0 (only at the end) or more.")
         need(len(s.probes) <= 20, "At most 20 probe sentences.")
         return s
 

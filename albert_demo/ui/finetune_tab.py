@@ -6,6 +6,7 @@ Called inside the caller's `with gr.Tab("Fine-tune"):` block with a context givi
 """
 
 import functools
+import html
 
 import gradio as gr
 
@@ -35,8 +36,8 @@ def _errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except FinetuneDataError as error:
-            raise gr.Error(str(error), print_exception=False) from None
+        except FinetuneDataError as error:  # the modal renders HTML; messages quote input
+            raise gr.Error(html.escape(str(error), quote=False), print_exception=False) from None
     return wrapper
 
 

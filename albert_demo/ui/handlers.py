@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 
 from albert_demo.annotations import AnnotationError, AnnotationNotFound, evaluation_items
-from albert_demo.engine import InputError
+from albert_demo.engine.errors import InputError, text_or_none, whole_number
 from albert_demo.presets.registry import EMBEDDED_PRESET, OFFICIAL_PRESETS, all_presets
 from albert_demo.presets.resolve import PresetError
 
@@ -99,7 +99,7 @@ class Handlers:
     # -- models ---------------------------------------------------------------------
     def model(self, preset, progress=None, session_id=None):
         """A loaded preset; `finetuned/<name>` resolves among the caller's own models."""
-        preset = (preset or self.default_preset).strip()
+        preset = (text_or_none(preset, "preset") or self.default_preset).strip()
         if preset.startswith("finetuned/"):
             if self.data_dir is None:
                 raise InputError("Fine-tuned models are not enabled on this server.")
@@ -161,7 +161,7 @@ class Handlers:
         found = self.model(preset, progress).attention(text)
         weights = found["attention"]
         layers, heads = weights.shape[:2]
-        layer, head = int(layer), int(head)
+        layer, head = whole_number(layer, "layer"), whole_number(head, "head")
         if not -1 <= layer < layers:
             raise InputError(f"layer must be -1 (all) or 0..{layers - 1}.")
         if not -1 <= head < heads:
@@ -185,11 +185,11 @@ class Handlers:
         """Save one judgement of one [MASK]. `shown`: the predictions JSON the person saw
         (re-computed with top-10 when missing, e.g. from the API)."""
         store = self._store()
-        preset = (preset or self.default_preset).strip()
+        preset = (text_or_none(preset, "preset") or self.default_preset).strip()
         if not shown or shown.get("text") != text or shown.get("preset") != preset:
             shown = {"result": self.predict(text, preset, 10)}
         masks = shown["result"]["masks"]
-        ordinal = int(mask_ordinal)
+        ordinal = whole_number(mask_ordinal, "mask_ordinal")
         if not 0 <= ordinal < len(masks):
             raise InputError(f"Mask number {ordinal + 1} does not exist: the text has "
                              f"{len(masks)} [MASK].")
@@ -220,11 +220,13 @@ class Handlers:
                           tag=None, note=None):
         fields = {"verdict": verdict or None, "correct_token": correct_token or None,
                   "tag": tag or None, "note": note or None}
-        return self._store().update(int(ann_id), _session(session_id), **fields).to_dict()
+        ann_id = whole_number(ann_id, "annotation id")
+        return self._store().update(ann_id, _session(session_id), **fields).to_dict()
 
     def delete_annotation(self, session_id, ann_id):
-        self._store().delete(int(ann_id), _session(session_id))
-        return {"deleted": int(ann_id)}
+        ann_id = whole_number(ann_id, "annotation id")
+        self._store().delete(ann_id, _session(session_id))
+        return {"deleted": ann_id}
 
     def import_annotations(self, session_id, path):
         if not path:
