@@ -111,18 +111,24 @@ def build_finetune_tab(context):
 
     @_errors
     def finetune_preview(session_id, path, column, annotations, base_preset, length, share):
+        checked = FinetuneSettings(sequence_length=length or DEFAULTS.sequence_length,
+                                   validation_share=share).checked()
         return service.preview(session_id, path, column, annotations, base_preset,
-                               int(length or DEFAULTS.sequence_length), share)
+                               checked.sequence_length, checked.validation_share)
 
     @_errors
     def finetune_start(session_id, path, column, annotations, base_preset, model_name,
                        n_steps, n_epochs, lr, batch, length, rate, share, frozen,
                        probe_text):
+        if probe_text is not None and not isinstance(probe_text, str):
+            raise FinetuneDataError("Probe sentences must be text, one per line.")
+        # Raw values: FinetuneSettings.checked() turns each into a number or says which
+        # setting is wrong (API callers can send any JSON type).
         settings = FinetuneSettings(
-            name=model_name, base_preset=base_preset, steps=int(n_steps or 0),
-            epochs=int(n_epochs or 0) or None, learning_rate=float(lr),
-            batch_size=int(batch), sequence_length=int(length), mask_rate=float(rate),
-            freeze_backbone=bool(frozen), validation_share=float(share),
+            name=model_name, base_preset=base_preset,
+            steps=0 if n_steps in (None, "") else n_steps, epochs=n_epochs or None,
+            learning_rate=lr, batch_size=batch, sequence_length=length, mask_rate=rate,
+            freeze_backbone=bool(frozen), validation_share=share,
             probes=tuple(line.strip() for line in (probe_text or "").splitlines()))
         state = service.start(session_id, settings, path, column, annotations)
         return (*view(state), gr.Timer(active=True))

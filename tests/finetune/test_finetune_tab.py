@@ -99,9 +99,20 @@ def test_gradio_client_drives_a_whole_run(tiny_preset, tmp_path):
                                                  "data_dir": tmp_path})
     finally:
         FinetuneService.__init__ = original
-    demo.launch(prevent_thread_lock=True, quiet=True)
+    demo.launch(prevent_thread_lock=True, quiet=True, show_error=True)  # as app.py
     try:
         client = Client(demo.local_url, verbose=False)
+        # Bad values get a message naming what is wrong: Gradio's own for a wrong type at
+        # a Number input (show_error=True, as app.py), ours for the settings' ranges.
+        for bad, message in ((dict(steps="lots"), "Expected a `float"),
+                             (dict(lr=-1), "learning rate must be above 0"),
+                             (dict(batch=10**9), "batch size must be between 1 and 256")):
+            values = dict(steps=8, lr=3e-3, batch=8, probes="")
+            values.update(bad)
+            with pytest.raises(Exception, match=message):
+                client.predict(handle_file(str(upload)), None, False, tiny_preset, "bad",
+                               values["steps"], 0, values["lr"], values["batch"], 32, 0.15,
+                               0.1, False, values["probes"], api_name="/finetune_start")
         counts = client.predict(handle_file(str(upload)), None, False, tiny_preset, 32, 0.1,
                                 api_name="/finetune_preview")
         assert counts["passages"] == 40
