@@ -24,6 +24,7 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from albert_demo.engine.errors import InputError, whole_number
 from albert_demo.finetune.data import FinetuneDataError, split_passages
@@ -231,8 +232,36 @@ def predict_probes(predictor, probes, top_k=5):
     return out
 
 
+RUN_FILE, TEXTS_FILE = "run.json", "texts.json"
+
+
+def _write_json(path, obj):
+    """Write-then-rename: a reader (or a restart) sees the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_run(run_dir):
+    """The run's manifest, or None (no manifest, or one a crash left unreadable)."""
+    try:
+        return json.loads((Path(run_dir) / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def checkpoint_step(folder):
+    return int(Path(folder).name.split("-")[-1])
+
+
 class FinetuneJob:
-    def __init__(self, settings, passages, owner, data_dir, models=None, queue=None):
+    """One training run in a thread. Its folder keeps `run.json` (settings, step count,
+    the base model's scores, status) and `texts.json` beside atomic checkpoints, so a run
+    a restart interrupted can continue from its last checkpoint (`FinetuneJob.resume`)."""
+
+    def __init__(self, settings, passages, owner, data_dir, models=None, queue=None,
+                 run_id=None, resume_from=None, resumed=None):
         self.settings = settings.checked()
         self.passages = [p for p in passages if p and p.strip()]
         self.train_texts, self.valid_texts = split_passages(
@@ -241,11 +270,36 @@ class FinetuneJob:
         self.registry = FinetunedRegistry(data_dir)
         self.models = models
         self.queue = queue
-        self.id = uuid.uuid4().hex[:12]
+        self.id = run_id or uuid.uuid4().hex[:12]
         self.run_dir = self.registry.run_dir(owner, self.id)
+        # Resuming: the checkpoint to load, its step, and the first run's manifest.
+        self.resume_from, self.resumed = resume_from, resumed
+        self.step_offset = checkpoint_step(resume_from) if resume_from else 0
         self.progress = FinetuneProgress()
         self._cancel = threading.Event()
         self._thread = None
+
+    @classmethod
+    def resume(cls, run_dir, owner, data_dir, models=None, queue=None):
+        """A job that continues an interrupted run from its newest checkpoint (the Adam
+        state starts afresh: checkpoints hold weights only)."""
+        from albert_demo.finetune.checkpoints import latest_checkpoint
+        run_dir = Path(run_dir)
+        manifest = read_run(run_dir)
+        checkpoint = latest_checkpoint(run_dir / "checkpoints")
+        if manifest is None or checkpoint is None:
+            raise FinetuneDataError("That training stopped before its first checkpoint, so "
+                                    "there is nothing to resume: start it again.")
+        texts = json.loads((run_dir / TEXTS_FILE).read_text(encoding="utf-8"))
+        settings = FinetuneSettings(**manifest["settings"])
+        return cls(settings, texts, owner, data_dir, models=models, queue=queue,
+                   run_id=run_dir.name, resume_from=checkpoint, resumed=manifest)
+
+    def _record(self, **fields):
+        """Update run.json (absent before training starts: nothing to resume then)."""
+        manifest = read_run(self.run_dir)
+        if manifest is not None:
+            _write_json(self.run_dir / RUN_FILE, {**manifest, **fields})
 
     @property
     def cancelled(self):
@@ -278,6 +332,7 @@ class FinetuneJob:
             return
         try:
             self._train()
+            self._record(status=self.progress.snapshot()["status"])
         except Exception as error:  # the thread must report, never die silently
             log.error("fine-tuning %s failed:\n%s", self.id, traceback.format_exc())
             if isinstance(error, OSError) and error.errno == errno.ENOSPC:
@@ -289,6 +344,7 @@ class FinetuneJob:
                     f"{type(error).__name__}: {error}")
             self.progress.update(status="failed", error=message,
                                  message=f"Training failed: {message}")
+            self._record(status="failed")
         finally:
             queue.release(self)
 
@@ -312,9 +368,11 @@ class FinetuneJob:
         s, p = self.settings, self.progress
         checkpoints = self.run_dir / "checkpoints"
         with training_distribution(s.batch_size, s.data_parallel) as distribution:
-            p.update(status="preparing", message=f"Loading {s.base_preset}…",
+            p.update(status="preparing", message=f"Loading {s.base_preset}…"
+                     if not self.resume_from else
+                     f"Loading the checkpoint at step {self.step_offset}…",
                      data_parallel=distribution is not None)
-            masked_lm = AlbertMaskedLM.from_preset(self._base_preset())
+            masked_lm = AlbertMaskedLM.from_preset(str(self.resume_from or self._base_preset()))
             if s.sequence_length > masked_lm.backbone.max_sequence_length:
                 raise FinetuneDataError(
                     f"Sequence length {s.sequence_length} is above this model's maximum of "
@@ -333,39 +391,53 @@ class FinetuneJob:
                                            sequence_length=s.sequence_length, seed=s.seed)
                 return {k: float(v) if k != "masks" else int(v) for k, v in result.items()}
 
-            p.update(status="evaluating", message="Scoring the base model on the "
-                     "validation split…")
-            before = evaluate()
-            base_probes = predict_probes(MaskPredictor(masked_lm, s.base_preset), s.probes)
-            p.update(before=before)
-
             batches = FullBatches(tokenizer(self.train_texts), masked_lm.preprocessor,
                                   s.batch_size, s.seed)
-            total = min(s.steps if not s.epochs else s.epochs * len(batches), s.max_steps)
+            if self.resumed:  # the first run scored the base model: keep its numbers
+                before, base_probes = self.resumed["before"], self.resumed["base_probes"]
+                total = self.resumed["total_steps"]
+            else:
+                p.update(status="evaluating", message="Scoring the base model on the "
+                         "validation split…")
+                before = evaluate()
+                base_probes = predict_probes(MaskPredictor(masked_lm, s.base_preset),
+                                             s.probes)
+                total = min(s.steps if not s.epochs else s.epochs * len(batches),
+                            s.max_steps)
+                _write_json(self.run_dir / TEXTS_FILE, self.passages)
+            p.update(before=before)
+            _write_json(self.run_dir / RUN_FILE, {
+                "status": "training", "settings": dataclasses.asdict(s),
+                "total_steps": total, "before": before, "base_probes": base_probes,
+                "created": (self.resumed or {}).get("created",
+                                                    time.strftime("%Y-%m-%d %H:%M:%S"))})
+            offset, remaining = self.step_offset, total - self.step_offset
             masked_lm.backbone.trainable = not s.freeze_backbone
             masked_lm.compile(
                 optimizer=keras.optimizers.Adam(s.learning_rate),
                 loss=keras.losses.SparseCategoricalCrossentropy(
                     from_logits=True, reduction="mean_with_sample_weight"))
 
+            # Step numbers count the whole run: a resumed run goes on from its checkpoint.
             def report(step, loss, tokens_per_s, eta):
-                p.add_point(step, loss)
-                p.update(step=step, loss=loss, tokens_per_s=tokens_per_s, eta_s=eta,
-                         message=f"Training: step {step}/{total}")
+                p.add_point(offset + step, loss)
+                p.update(step=offset + step, loss=loss, tokens_per_s=tokens_per_s,
+                         eta_s=eta, message=f"Training: step {offset + step}/{total}")
 
             def checkpoint(model, step):
-                p.update(checkpoint=str(save_checkpoint(model, checkpoints, step)))
+                p.update(checkpoint=str(save_checkpoint(model, checkpoints, offset + step)))
 
             monitor = FinetuneMonitor(
-                total, batches.tokens_per_step, report, lambda: self.cancelled,
+                remaining, batches.tokens_per_step, report, lambda: self.cancelled,
                 s.checkpoint_every, checkpoint, deadline=time.time() + s.max_seconds)
-            p.update(status="training", total_steps=total, message="Compiling the training "
-                     "step…")
-            # FullBatches shuffles with its own seed; keras' shuffle would not be seeded.
-            masked_lm.fit(batches, epochs=math.ceil(total / len(batches)), shuffle=False,
-                          verbose=0, callbacks=[monitor])
-            if monitor.last_checkpoint != monitor.step:
-                checkpoint(masked_lm, monitor.step)
+            p.update(status="training", total_steps=total, step=offset,
+                     message="Compiling the training step…")
+            if remaining > 0:  # (0: the restart came after the last step's checkpoint)
+                # FullBatches shuffles with its own seed; keras' shuffle would not be seeded.
+                masked_lm.fit(batches, epochs=math.ceil(remaining / len(batches)),
+                              shuffle=False, verbose=0, callbacks=[monitor])
+                if monitor.last_checkpoint != monitor.step:
+                    checkpoint(masked_lm, monitor.step)
             stopped = monitor.stop_reason
 
             p.update(status="evaluating", message="Scoring the fine-tuned model…")
@@ -376,7 +448,7 @@ class FinetuneJob:
                 {"text": b["text"], "base": b, "finetuned": t}
                 for b, t in zip(base_probes, tuned_probes)])
             self._publish(masked_lm, tuned, latest_checkpoint(checkpoints), before, after,
-                          monitor.step, stopped)
+                          offset + monitor.step, stopped)
 
     def _check_free_space(self, masked_lm):
         """Refuse before training rather than fail at the first save: a run writes up to

@@ -80,9 +80,13 @@ class FinetunedRegistry:
     def owner_dir(self, owner):
         return self.root / owner_key(owner)
 
+    def runs_dir(self, owner):
+        """Where one person's training runs keep their files."""
+        return self.data_dir / "finetune_runs" / owner_key(owner)
+
     def run_dir(self, owner, job_id):
-        """Checkpoints and the download zip of one training run."""
-        return self.data_dir / "finetune_runs" / owner_key(owner) / job_id
+        """Checkpoints, manifest and the download zip of one training run."""
+        return self.runs_dir(owner) / job_id
 
     def reserve(self, owner, name):
         """A free folder path for `name` (suffixed -2, -3, ... if taken), held by a hidden

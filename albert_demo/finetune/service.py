@@ -15,7 +15,8 @@ import functools
 import threading
 
 from albert_demo.finetune.data import FinetuneDataError, preview, read_upload
-from albert_demo.finetune.job import FinetuneJob, FinetuneSettings
+from albert_demo.finetune.checkpoints import latest_checkpoint
+from albert_demo.finetune.job import FinetuneJob, FinetuneSettings, checkpoint_step, read_run
 from albert_demo.finetune.registry import FinetunedRegistry
 
 API_SESSION = "api"  # gradio_client callers have no browser session
@@ -105,6 +106,43 @@ class FinetuneService:
         job.start()
         return self.status(session_id)
 
+    def interrupted(self, session_id):
+        """This person's newest run that a restart cut short (its manifest still says
+        "training" but no job of this process runs it), as a dict, or None."""
+        session_id = session_id or API_SESSION
+        with self._lock:
+            live = {job.id for job in self._jobs.values() if job.running}
+        root = self.registry.runs_dir(session_id)
+        found = []
+        for run_dir in root.glob("*") if root.is_dir() else ():
+            manifest = read_run(run_dir)
+            if manifest and manifest.get("status") == "training" and run_dir.name not in live:
+                found.append((run_dir.stat().st_mtime, run_dir, manifest))
+        if not found:
+            return None
+        _, run_dir, manifest = max(found, key=lambda item: item[0])
+        checkpoint = latest_checkpoint(run_dir / "checkpoints")
+        return {"run_dir": run_dir, "name": manifest["settings"]["name"],
+                "step": checkpoint_step(checkpoint) if checkpoint else 0,
+                "total_steps": manifest["total_steps"], "resumable": checkpoint is not None}
+
+    def resume(self, session_id):
+        """Continue this person's interrupted run from its newest checkpoint."""
+        session_id = session_id or API_SESSION
+        found = self.interrupted(session_id)
+        if found is None:
+            raise FinetuneDataError("There is no interrupted training of yours to resume.")
+        with self._lock:
+            current = self._jobs.get(session_id)
+            if current is not None and current.running:
+                raise FinetuneDataError("You already have a training running: cancel it or "
+                                        "wait for it to finish.")
+            job = FinetuneJob.resume(found["run_dir"], session_id, self.data_dir,
+                                     models=self.models, queue=self.queue)
+            self._jobs[session_id] = job
+        job.start()
+        return self.status(session_id)
+
     def job(self, session_id):
         with self._lock:
             return self._jobs.get(session_id or API_SESSION)
@@ -112,7 +150,18 @@ class FinetuneService:
     def status(self, session_id):
         job = self.job(session_id)
         if job is None:
-            return {"status": "idle", "message": "No training yet.", "history": []}
+            found = self.interrupted(session_id)
+            if found is None:
+                return {"status": "idle", "message": "No training yet.", "history": []}
+            how = ("Press Resume to continue from its checkpoint at step "
+                   f"{found['step']}." if found["resumable"] else
+                   "It stopped before its first checkpoint: start it again.")
+            return {"status": "interrupted", "history": [], "active": False,
+                    "step": found["step"], "total_steps": found["total_steps"],
+                    "resumable": found["resumable"],
+                    "message": f"Your training {found['name']!r} was interrupted by a "
+                               f"server restart at step {found['step']} of "
+                               f"{found['total_steps']}. {how}"}
         state = job.progress.snapshot()
         state["history"] = [list(point) for point in state["history"]]
         state["active"] = state["status"] in ACTIVE

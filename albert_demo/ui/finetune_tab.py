@@ -91,6 +91,7 @@ def build_finetune_tab(context):
             with gr.Row():
                 start = gr.Button("Start", variant="primary", elem_id="finetune-start")
                 cancel = gr.Button("Cancel", variant="stop")
+                resume = gr.Button("Resume interrupted", elem_id="finetune-resume")
     progress = gr.Markdown("No training yet.", elem_id="finetune-progress")
     loss_plot = gr.Plot(label="Training loss")
     metrics = gr.Dataframe(headers=["metric", "before", "after", "change"],
@@ -137,6 +138,12 @@ def build_finetune_tab(context):
     def finetune_cancel(session_id):
         return service.cancel(session_id)["message"]
 
+    @_errors
+    def finetune_resume(session_id):
+        """Continue this session's run that a server restart interrupted."""
+        state = service.resume(session_id)
+        return (*view(state), gr.Timer(active=True))
+
     def finetune_status(session_id: str = "") -> dict:
         """Progress, loss history and (when finished) results of this session's run."""
         return service.status(session_id)
@@ -169,10 +176,12 @@ def build_finetune_tab(context):
                                  mask_rate, validation_share, freeze, probes],
                 outputs + [timer], api_name="finetune_start")
     cancel.click(finetune_cancel, [session], [progress], api_name="finetune_cancel")
+    resume.click(finetune_resume, [session], outputs + [timer], api_name="finetune_resume")
     timer.tick(poll, [session], outputs + [timer], api_name="finetune_poll",
                api_visibility="private")
     base.focus(refresh_bases, [session], [base], api_name="finetune_bases",
                api_visibility="private")
     gr.api(finetune_status, api_name="finetune_status")
     gr.api(finetune_result, api_name="finetune_result")
-    return service
+    # For the page load: shows a running, finished or interrupted run of this session.
+    return dict(fn=poll, inputs=[session], outputs=outputs + [timer])

@@ -105,9 +105,10 @@ def build_demo(handlers, data_dir, title="ALBERT masked-LM demo"):
                 else:
                     refresh_annotations = None
                     gr.Markdown("Annotations are turned off on this server.")
+            refresh_finetune = None
             with gr.Tab("Fine-tune", id="finetune"):
                 if handlers.data_dir is not None:
-                    build_finetune_placeholder(context)
+                    refresh_finetune = build_finetune_placeholder(context)
                 else:
                     gr.Markdown("Fine-tuning is turned off: the server's data folder is not "
                                 "writable.")
@@ -120,6 +121,9 @@ def build_demo(handlers, data_dir, title="ALBERT masked-LM demo"):
         if refresh_annotations:
             load.then(**refresh_annotations, api_name="annotations_on_load",
                       api_visibility="private")
+        if refresh_finetune:
+            load.then(**refresh_finetune, api_name="finetune_on_load",
+                      api_visibility="private")
     return demo
 
 
@@ -130,5 +134,5 @@ def build_finetune_placeholder(context):
         if error.name != "albert_demo.ui.finetune_tab":
             raise
         gr.Markdown("Fine-tuning on your annotations is coming soon.")
-    else:
-        build_finetune_tab(context)
+        return None
+    return build_finetune_tab(context)

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 DATA_PARALLEL_SCRIPT = """
@@ -87,3 +89,59 @@ def test_kill_9_leaves_a_loadable_checkpoint_and_nothing_half_written(tiny_prese
         AlbertMaskedLM.from_preset(str(folder))
     assert latest_checkpoint(checkpoints) in visible
     assert FinetunedRegistry(tmp_path).names("mallory") == []  # nothing was published
+
+
+RESUME_SCRIPT = """
+import sys
+from albert_demo.finetune import FinetuneJob
+sys.path.insert(0, {here!r})
+from finetune_helpers import domain_sentences, fast_settings
+settings = fast_settings({preset!r}, name="interrupted", steps=200, checkpoint_every=5,
+                         probes=("the court [MASK] the motion.",))
+FinetuneJob(settings, domain_sentences(200), "rita", {data!r}).start().wait()
+"""
+
+
+def test_a_run_killed_by_a_restart_is_shown_and_resumes_from_its_checkpoint(tiny_preset,
+                                                                            tmp_path):
+    from albert_demo.finetune import FinetunedRegistry
+    from albert_demo.finetune.job import read_run
+    from albert_demo.finetune.service import FinetuneService
+    from albert_demo.finetune.job import TrainingQueue
+    code = RESUME_SCRIPT.format(here=str(Path(__file__).parent), preset=tiny_preset,
+                                data=str(tmp_path))
+    proc = run_python(code, start_new_session=True)
+    try:
+        deadline = time.time() + 180
+        while not [p for p in tmp_path.glob("finetune_runs/*/*/checkpoints/step-*")
+                   if int(p.name[5:]) >= 10]:
+            assert proc.poll() is None, proc.stdout.read()[-3000:]
+            assert time.time() < deadline, "no checkpoint appeared"
+            time.sleep(0.05)
+    finally:  # the "restart": the process dies mid-training
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+
+    service = FinetuneService(tmp_path, queue=TrainingQueue(1))  # the restarted server
+    state = service.status("rita")
+    assert state["status"] == "interrupted" and state["resumable"], state
+    assert 10 <= state["step"] < 200 and state["total_steps"] == 200
+    assert "interrupted by a server restart" in state["message"]
+    assert service.status("someone-else")["status"] == "idle"  # owners stay apart
+
+    resumed_from = state["step"]
+    service.resume("rita")
+    final = service.wait("rita", timeout=300)
+    assert final["status"] == "done", final.get("message")
+    assert final["step"] == 200 and final["model_name"] == "finetuned/interrupted"
+    assert final["history"][0][0] == resumed_from + 1  # steps go on, not from 1
+    assert final["after"]["loss"] < final["before"]["loss"]  # before: the base model's
+    assert final["probes"] and final["probes"][0]["base"]["masks"]
+    assert FinetunedRegistry(tmp_path).names("rita") == ["finetuned/interrupted"]
+    (run_dir,) = tmp_path.glob("finetune_runs/*/*")
+    assert read_run(run_dir)["status"] == "done"
+    assert FinetuneService(tmp_path).status("rita")["status"] == "idle"  # nothing left
+    with pytest.raises(Exception, match="no interrupted training"):
+        service.resume("rita")

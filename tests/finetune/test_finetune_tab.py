@@ -102,6 +102,8 @@ def test_gradio_client_drives_a_whole_run(tiny_preset, tmp_path):
     demo.launch(prevent_thread_lock=True, quiet=True, show_error=True)  # as app.py
     try:
         client = Client(demo.local_url, verbose=False)
+        with pytest.raises(Exception, match="no interrupted training of yours"):
+            client.predict(api_name="/finetune_resume")
         # Bad values get a message naming what is wrong: Gradio's own for a wrong type at
         # a Number input (show_error=True, as app.py), ours for the settings' ranges.
         for bad, message in ((dict(steps="lots"), "Expected a `float"),
