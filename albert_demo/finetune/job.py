@@ -251,6 +251,13 @@ def read_run(run_dir):
         return None
 
 
+def mark_run(run_dir, status):
+    """Set a run's status in its manifest (no manifest: nothing to mark)."""
+    manifest = read_run(run_dir)
+    if manifest is not None:
+        _write_json(Path(run_dir) / RUN_FILE, {**manifest, "status": status})
+
+
 def checkpoint_step(folder):
     return int(Path(folder).name.split("-")[-1])
 
@@ -295,11 +302,6 @@ class FinetuneJob:
         return cls(settings, texts, owner, data_dir, models=models, queue=queue,
                    run_id=run_dir.name, resume_from=checkpoint, resumed=manifest)
 
-    def _record(self, **fields):
-        """Update run.json (absent before training starts: nothing to resume then)."""
-        manifest = read_run(self.run_dir)
-        if manifest is not None:
-            _write_json(self.run_dir / RUN_FILE, {**manifest, **fields})
 
     @property
     def cancelled(self):
@@ -332,7 +334,7 @@ class FinetuneJob:
             return
         try:
             self._train()
-            self._record(status=self.progress.snapshot()["status"])
+            mark_run(self.run_dir, self.progress.snapshot()["status"])
         except Exception as error:  # the thread must report, never die silently
             log.error("fine-tuning %s failed:\n%s", self.id, traceback.format_exc())
             if isinstance(error, OSError) and error.errno == errno.ENOSPC:
@@ -344,7 +346,7 @@ class FinetuneJob:
                     f"{type(error).__name__}: {error}")
             self.progress.update(status="failed", error=message,
                                  message=f"Training failed: {message}")
-            self._record(status="failed")
+            mark_run(self.run_dir, "failed")
         finally:
             queue.release(self)
 

@@ -16,7 +16,8 @@ import threading
 
 from albert_demo.finetune.data import FinetuneDataError, preview, read_upload
 from albert_demo.finetune.checkpoints import latest_checkpoint
-from albert_demo.finetune.job import FinetuneJob, FinetuneSettings, checkpoint_step, read_run
+from albert_demo.finetune.job import (FinetuneJob, FinetuneSettings, checkpoint_step,
+                                      mark_run, read_run)
 from albert_demo.finetune.registry import FinetunedRegistry
 
 API_SESSION = "api"  # gradio_client callers have no browser session
@@ -103,6 +104,9 @@ class FinetuneService:
             job = FinetuneJob(settings, passages, session_id, self.data_dir,
                               models=self.models, queue=self.queue)
             self._jobs[session_id] = job
+        found = self.interrupted(session_id)
+        if found is not None:  # a new run replaces the interrupted one: stop offering it
+            mark_run(found["run_dir"], "abandoned")
         job.start()
         return self.status(session_id)
 

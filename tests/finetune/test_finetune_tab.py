@@ -42,6 +42,29 @@ def test_service_runs_upload_to_result(tiny_preset, tmp_path):
         service.cancel("s1")
 
 
+def test_starting_a_new_run_stops_offering_the_interrupted_one(tiny_preset, tmp_path):
+    """The state a crash leaves (manifest still "training", a checkpoint) is made by hand
+    here; test_finetune_processes.py makes it with a real kill -9 and resumes it."""
+    import json
+    import shutil
+
+    from albert_demo.finetune import FinetunedRegistry, TrainingQueue
+    from albert_demo.finetune.job import read_run
+    run_dir = FinetunedRegistry(tmp_path).run_dir("s1", "crashed")
+    shutil.copytree(tiny_preset, run_dir / "checkpoints" / "step-000005")
+    (run_dir / "run.json").write_text(json.dumps({
+        "status": "training", "settings": {"name": "old"}, "total_steps": 50}))
+    service = FinetuneService(tmp_path, queue=TrainingQueue(1), extra_bases=[tiny_preset])
+    state = service.status("s1")
+    assert state["status"] == "interrupted" and state["step"] == 5
+    assert "Resume" in progress_text(state)
+    upload = tmp_path / "t.txt"
+    upload.write_text("\n".join(domain_sentences(40)))
+    service.start("s1", fast_settings(tiny_preset, steps=2), str(upload))
+    assert service.interrupted("s1") is None and read_run(run_dir)["status"] == "abandoned"
+    assert service.wait("s1", timeout=120)["status"] == "done"
+
+
 def test_no_text_is_a_clear_error(tmp_path):
     service = FinetuneService(tmp_path)
     with pytest.raises(FinetuneDataError, match="No training text"):
