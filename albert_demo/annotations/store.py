@@ -291,28 +291,38 @@ class AnnotationStore:
             "(only its author may change it while sharing is off)"
         )
 
+    @staticmethod
+    def _row_id(ann_id: Any) -> int:
+        """An id the database can hold (64-bit); any other number names no annotation."""
+        ann_id = int(ann_id)
+        if not 1 <= ann_id < 2**63:
+            raise AnnotationNotFound(f"annotation {ann_id} does not exist")
+        return ann_id
+
     def update(self, ann_id: int, session_id: str, **fields: Any) -> Annotation:
+        ann_id = self._row_id(ann_id)
         session_id = validate_session_id(session_id)
         values = validate_updatable(fields)
         values["updated_at"] = _utcnow()
-        stmt = sa_update(T).where(T.c.id == int(ann_id))
+        stmt = sa_update(T).where(T.c.id == ann_id)
         if not self.sharing:
             stmt = stmt.where(T.c.session_id == session_id)
         with self._write() as conn:
             res = conn.execute(stmt.values(**values))
             if res.rowcount == 0:
-                self._check_owner(conn, int(ann_id), session_id, "update")
-            row = conn.execute(select(T).where(T.c.id == int(ann_id))).one()
+                self._check_owner(conn, ann_id, session_id, "update")
+            row = conn.execute(select(T).where(T.c.id == ann_id)).one()
         return Annotation._from_row(row)
 
     def delete(self, ann_id: int, session_id: str) -> None:
+        ann_id = self._row_id(ann_id)
         session_id = validate_session_id(session_id)
-        stmt = sa_delete(T).where(T.c.id == int(ann_id))
+        stmt = sa_delete(T).where(T.c.id == ann_id)
         if not self.sharing:
             stmt = stmt.where(T.c.session_id == session_id)
         with self._write() as conn:
             if conn.execute(stmt).rowcount == 0:
-                self._check_owner(conn, int(ann_id), session_id, "delete")
+                self._check_owner(conn, ann_id, session_id, "delete")
 
     # ------------------------------------------------------------------- read
     def _visible(self, stmt, session_id):
@@ -322,7 +332,11 @@ class AnnotationStore:
 
     def get(self, ann_id: int, session_id: str | None = None) -> Annotation | None:
         """The annotation, or None if it does not exist or is not visible."""
-        stmt = self._visible(select(T).where(T.c.id == int(ann_id)), session_id)
+        try:
+            ann_id = self._row_id(ann_id)
+        except AnnotationNotFound:
+            return None
+        stmt = self._visible(select(T).where(T.c.id == ann_id), session_id)
         with self._read() as conn:
             row = conn.execute(stmt).one_or_none()
         return None if row is None else Annotation._from_row(row)

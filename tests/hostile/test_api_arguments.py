@@ -2,7 +2,7 @@
 a user error whose message names the argument, never a TypeError or an OverflowError."""
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from albert_demo.annotations import AnnotationStore
@@ -48,6 +48,8 @@ CALLS = {
 @pytest.mark.parametrize("argument", sorted(CALLS))
 @SETTINGS
 @given(value=JSON)
+@example(value=9.223372036854776e18)  # past SQLite's 64-bit ids (found by CI's run)
+@example(value=-(2**70))
 def test_handler_arguments_of_any_json_type(handlers, argument, value):
     try:
         CALLS[argument](handlers, value)
