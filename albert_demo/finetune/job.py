@@ -252,10 +252,14 @@ def read_run(run_dir):
 
 
 def mark_run(run_dir, status):
-    """Set a run's status in its manifest (no manifest: nothing to mark)."""
+    """Set a run's status in its manifest (no manifest: nothing to mark). Best effort: on
+    a full disk the run keeps its old status and a restart offers it for resuming."""
     manifest = read_run(run_dir)
     if manifest is not None:
-        _write_json(Path(run_dir) / RUN_FILE, {**manifest, "status": status})
+        try:
+            _write_json(Path(run_dir) / RUN_FILE, {**manifest, "status": status})
+        except OSError as error:
+            log.warning("could not mark run %s %s: %s", Path(run_dir).name, status, error)
 
 
 def checkpoint_step(folder):

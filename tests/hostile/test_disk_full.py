@@ -62,6 +62,7 @@ def assert_nothing_published(data_dir):
     assert not [p for p in files if p.suffix == ".zip" or "finetuned" in p.parts], files
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 def test_finetune_on_a_full_disk_is_refused_before_training(tmp_path):
     with small_disk(tmp_path / "disk", 16) as disk:
         disk.fill()
@@ -72,6 +73,7 @@ def test_finetune_on_a_full_disk_is_refused_before_training(tmp_path):
         assert_nothing_published(disk.path)
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 def test_disk_filling_up_mid_finetune_fails_clearly_and_publishes_nothing(tmp_path):
     import time
     with small_disk(tmp_path / "disk", 32) as disk:
