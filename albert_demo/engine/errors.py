@@ -27,6 +27,18 @@ def whole_number(value, name):
     raise InputError(f"{name} must be a whole number, not {_shown(value)}.")
 
 
+def finite_number(value, name):
+    """A finite float from a number or a numeric string (e.g. "5e-5"); no bools."""
+    if not isinstance(value, bool) and isinstance(value, (int, float, str)):
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if math.isfinite(number):
+            return number
+    raise InputError(f"{name} must be a number, not {_shown(value)}.")
+
+
 def text_or_none(value, name):
     """A text argument; None stays None. Anything else is refused by name."""
     if value is None or isinstance(value, str):

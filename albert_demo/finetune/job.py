@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from albert_demo.engine.errors import InputError, whole_number
+from albert_demo.engine.errors import InputError, finite_number, whole_number
 from albert_demo.finetune.data import FinetuneDataError, split_passages
 from albert_demo.finetune.registry import PREFIX, FinetunedRegistry, check_name
 from albert_demo.presets.registry import EMBEDDED_PRESET
@@ -34,24 +34,12 @@ from albert_demo.presets.registry import EMBEDDED_PRESET
 log = logging.getLogger("albert_demo.finetune")
 
 
-def _whole(value, label):
+def _setting(convert, value, label):
+    """engine.errors' converters, with the fine-tune tab's error type."""
     try:
-        return whole_number(value, label)
+        return convert(value, label)
     except InputError as error:
         raise FinetuneDataError(str(error)) from None
-
-
-def _real(value, label):
-    """A finite float from a number or a numeric string (e.g. "5e-5")."""
-    if not isinstance(value, bool) and isinstance(value, (int, float, str)):
-        try:
-            number = float(value)
-        except ValueError:
-            number = math.nan
-        if math.isfinite(number):
-            return number
-    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-    raise FinetuneDataError(f"{label} must be a number, not {shown}.")
 
 
 class StorageError(ValueError):
@@ -102,15 +90,18 @@ class FinetuneSettings:
         s = dataclasses.replace(
             self, name=check_name(self.name if isinstance(self.name, str) else None),
             probes=tuple(p for p in probes if p.strip()),
-            epochs=_whole(self.epochs, "Epochs") if self.epochs else None,
-            steps=None if self.steps is None else _whole(self.steps, "Steps"),
-            learning_rate=_real(self.learning_rate, "The learning rate"),
-            batch_size=_whole(self.batch_size, "The batch size"),
-            sequence_length=_whole(self.sequence_length, "The sequence length"),
-            mask_rate=_real(self.mask_rate, "The masking rate"),
-            validation_share=_real(self.validation_share, "The validation share"),
-            seed=_whole(self.seed, "The seed"),
-            checkpoint_every=_whole(self.checkpoint_every, "Checkpoint every"))
+            epochs=_setting(whole_number, self.epochs, "Epochs") if self.epochs else None,
+            steps=None if self.steps is None else _setting(whole_number, self.steps, "Steps"),
+            learning_rate=_setting(finite_number, self.learning_rate, "The learning rate"),
+            batch_size=_setting(whole_number, self.batch_size, "The batch size"),
+            sequence_length=_setting(whole_number, self.sequence_length,
+                                     "The sequence length"),
+            mask_rate=_setting(finite_number, self.mask_rate, "The masking rate"),
+            validation_share=_setting(finite_number, self.validation_share,
+                                      "The validation share"),
+            seed=_setting(whole_number, self.seed, "The seed"),
+            checkpoint_every=_setting(whole_number, self.checkpoint_every,
+                                      "Checkpoint every"))
 
         def need(ok, message):
             if not ok:
@@ -305,7 +296,6 @@ class FinetuneJob:
         settings = FinetuneSettings(**manifest["settings"])
         return cls(settings, texts, owner, data_dir, models=models, queue=queue,
                    run_id=run_dir.name, resume_from=checkpoint, resumed=manifest)
-
 
     @property
     def cancelled(self):
