@@ -2,16 +2,17 @@
 candidate scoring and attention maps, all from one compiled forward per request."""
 
 import re
-import time
 import unicodedata
 
 import numpy as np
 
+from albert_demo.engine.activity import ServingActivity
 from albert_demo.engine.compiled import CompiledMaskedLM
 from albert_demo.engine.errors import InputError, whole_number
 from albert_demo.engine.limits import Limits
+from albert_demo.masks import MASK, fill_masks
+from albert_demo.engine.salience import CompiledSalience, explain
 
-MASK = "[MASK]"
 EXAMPLE = "The sky is [MASK]."
 
 
@@ -38,22 +39,20 @@ def clean_text(text, limits):
     return re.sub(r"[\t\r\n]+", " ", text)
 
 
-# When the last prediction was served (any predictor in this process); training yields
-# the CPU while people are waiting for answers (see finetune.training).
-last_request_time = [0.0]
-
-
 class MaskPredictor:
     """Predictions for one loaded preset. Thread-safe; shares one CompiledMaskedLM."""
 
-    def __init__(self, masked_lm, name="model", limits=None):
+    def __init__(self, masked_lm, name="model", limits=None, activity=None):
         if masked_lm.preprocessor is None:
             raise ValueError("MaskPredictor needs a model with a preprocessor (tokenizer).")
         self.name = name
         self.masked_lm = masked_lm
         self.tokenizer = masked_lm.preprocessor.tokenizer
         self.compiled = CompiledMaskedLM(masked_lm)
+        self.compiled_salience = CompiledSalience(self.compiled)  # compiles on first use
         self.limits = limits or Limits.from_env()
+        # Marked on every forward pass; fine-tuning yields while it is busy.
+        self.activity = activity or ServingActivity()
         self.has_pretrained_head = getattr(masked_lm, "has_pretrained_head", True)
         # One fixed k for every request: ranking happens on the device, one program.
         self.rank_k = min(self.limits.max_top_k, self.tokenizer.vocabulary_size())
@@ -84,14 +83,6 @@ class MaskPredictor:
     def tokens(self, ids):
         return [self.tokenizer.id_to_token(int(i)) for i in ids]
 
-    @staticmethod
-    def _fill(text, words):
-        parts = text.split(MASK)
-        out = [parts[0]]
-        for word, rest in zip(words, parts[1:]):
-            out += [word, rest]
-        return "".join(out)
-
     def _check_top_k(self, top_k):
         top_k = whole_number(top_k, "top_k")
         if not 1 <= top_k <= self.limits.max_top_k:
@@ -104,7 +95,7 @@ class MaskPredictor:
 
     def _forward_ranked(self, batch, with_attention=False):
         """batch: list of (ids, positions) -> ((probs, ids) each (rows, masks, k), attention)."""
-        last_request_time[0] = time.monotonic()
+        self.activity.mark()
         (probs, ids), attention = self.compiled(
             [ids for ids, _ in batch], [np.zeros_like(ids) for ids, _ in batch],
             [pos for _, pos in batch], with_attention, top_k=self.rank_k)
@@ -112,7 +103,7 @@ class MaskPredictor:
 
     def _forward(self, batch, with_attention=False):
         """batch: list of (ids, positions) -> (probs per row (masks, V), attention)."""
-        last_request_time[0] = time.monotonic()
+        self.activity.mark()
         logits, attention = self.compiled([ids for ids, _ in batch],
                                           [np.zeros_like(ids) for ids, _ in batch],
                                           [pos for _, pos in batch], with_attention)
@@ -134,7 +125,7 @@ class MaskPredictor:
         for row, (text, ids, positions) in enumerate(encoded):
             masks = [{"index": int(pos), "predictions": self._ranked_on_device(
                 probs[row, m], token_ids[row, m], top_k)} for m, pos in enumerate(positions)]
-            result = {"masks": masks, "filled_text": self._fill(
+            result = {"masks": masks, "filled_text": fill_masks(
                 text, [m["predictions"][0]["token"] for m in masks]), "mode": "independent"}
             if with_attention:
                 result["tokens"] = self.tokens(ids)
@@ -160,7 +151,7 @@ class MaskPredictor:
             order.append(m)
         masks = [{"index": int(positions[m]), "predictions": chosen[m],
                   "fill_order": order.index(m) + 1} for m in range(len(positions))]
-        return {"masks": masks, "filled_text": self._fill(
+        return {"masks": masks, "filled_text": fill_masks(
             text, [chosen[m][0]["token"] for m in range(len(positions))]), "mode": "joint"}
 
     def score_candidates(self, text, candidates):
@@ -199,3 +190,17 @@ class MaskPredictor:
                                                              if ids[p] == self.tokenizer
                                                              .mask_token_id],
                 "attention": attention[:, 0, :, :len(ids), :len(ids)]}
+
+    def salience(self, text, mask_ordinal=0, token="", method="integrated_gradients",
+                 steps=None, token_id=None):
+        """Attributions of one mask's word to every input token: the /salience JSON
+        (see albert_demo.engine.salience)."""
+        self.activity.mark()
+        return explain(self, text, mask_ordinal, token, method, steps, token_id)
+
+    def distributions(self, text):
+        """The full probability distribution over the vocabulary at every mask."""
+        text, ids, positions = self.encode(text)
+        probs, _ = self._forward([(ids, positions)])
+        return {"tokens": self.tokens(ids), "mask_indices": [int(p) for p in positions],
+                "probs": probs[0]}
