@@ -1,0 +1,146 @@
+"""Campaign tables and their own ordered, append-only migrations.
+
+They live in the annotation store's database (same engine) with a version table of
+their own, so the two schemas evolve independently. Same rules as
+`albert_demo.annotations.schema`: one transaction per migration run, serialised by a
+lock (PostgreSQL advisory lock; SQLite ``BEGIN IMMEDIATE``), a newer database refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Callable
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    insert,
+    select,
+    text as sql_text,
+)
+from sqlalchemy.engine import Connection
+
+from albert_demo.annotations.schema import UTCDateTime
+
+metadata = MetaData()
+
+schema_version = Table(
+    "campaign_schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", UTCDateTime(), nullable=False),
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("presets", JSON, nullable=False),          # one or two preset names
+    Column("top_k", Integer, nullable=False),
+    Column("overlap", Integer, nullable=False),        # judgments wanted per item
+    Column("guidelines", Text, nullable=False),
+    Column("lease_seconds", Integer, nullable=False),
+    Column("source", JSON, nullable=False),            # how the items were made
+)
+
+items = Table(
+    "campaign_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("text", Text, nullable=False),               # with one or more [MASK]
+    Column("reference", JSON, nullable=False),          # per mask: original/given word or null
+    Column("predictions", JSON, nullable=False),        # {preset: [[word, ...] per mask]}
+    Column("swap", Boolean, nullable=False),            # blind order of two presets
+    Column("judged", Integer, nullable=False),          # judgments of kind "judged"
+    Column("gold", JSON, nullable=True),                # adjudicated, per mask
+    Column("gold_by", String(200), nullable=True),
+    Column("gold_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("campaign_id", "ordinal", name="uq_campaign_items_ordinal"),
+)
+
+judgments = Table(
+    "campaign_judgments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("item_id", Integer, ForeignKey("campaign_items.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("annotator", String(200), nullable=False),
+    Column("verified", Boolean, nullable=False),
+    Column("kind", String(8), nullable=False),          # judged | skipped | flagged
+    Column("answers", JSON, nullable=True),             # [{"accepted": [...], "typed": w}]
+    Column("note", Text, nullable=True),
+    Column("leased_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("item_id", "annotator", name="uq_campaign_judgments_item_annotator"),
+)
+
+leases = Table(
+    "campaign_leases",
+    metadata,
+    Column("item_id", Integer, ForeignKey("campaign_items.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("annotator", String(200), primary_key=True),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("leased_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+_indexes = [
+    Index("ix_campaign_items_open", items.c.campaign_id, items.c.judged, items.c.ordinal),
+    Index("ix_campaign_judgments_annotator", judgments.c.campaign_id, judgments.c.annotator,
+          judgments.c.created_at),
+    Index("ix_campaign_judgments_created", judgments.c.campaign_id, judgments.c.created_at),
+    Index("ix_campaign_leases_campaign", leases.c.campaign_id, leases.c.annotator),
+]
+
+
+def _m1_create(conn: Connection) -> None:
+    for table in (campaigns, items, judgments, leases):
+        table.create(conn, checkfirst=True)
+    for ix in _indexes:
+        ix.create(conn, checkfirst=True)
+
+
+# (version, description, function). Append only; never edit a released migration.
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "create campaigns, items, judgments, leases", _m1_create),
+]
+
+LATEST_VERSION = MIGRATIONS[-1][0]
+_PG_LOCK_KEY = 0x63616D70  # "camp"
+
+
+def migrate(conn: Connection) -> int:
+    """Bring the campaign tables up to date inside the caller's write transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sql_text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    schema_version.create(conn, checkfirst=True)
+    applied = set(conn.execute(select(schema_version.c.version)).scalars())
+    if applied and max(applied) > LATEST_VERSION:
+        raise RuntimeError(
+            f"campaign schema version {max(applied)} is newer than this code supports "
+            f"({LATEST_VERSION}); upgrade albert-demo")
+    for version, _desc, fn in MIGRATIONS:
+        if version not in applied:
+            fn(conn)
+            conn.execute(insert(schema_version).values(
+                version=version, applied_at=dt.datetime.now(dt.timezone.utc)))
+    return LATEST_VERSION

@@ -1,0 +1,591 @@
+"""Campaigns: create from sentences, hand out items through a leased queue, collect
+judgments, measure agreement, settle the gold, export.
+
+    service = CampaignService(store, ModelCache())          # store: AnnotationStore
+    alice = Annotator.user("alice", owner=True)
+    c = service.create(alice, "Colours", source="sentences.txt", presets=["albert_tiny_en_uncased"],
+                       overlap=3, masking={"strategy": "least_sure"})
+    item = service.next(bob, c["id"])                          # leased to bob for 10 minutes
+    service.submit(bob, c["id"], item["item_id"], [{"accepted": ["blue"], "typed": None}])
+
+Tables live in the annotation store's database (its engine). Every method runs in one
+transaction and raises a `CampaignError` (nothing changed) for a person's mistake.
+
+Concurrency: every change to an item's judgments or leases first locks the item's row
+(PostgreSQL ``SELECT … FOR UPDATE``; SQLite has one writer at a time). Leasing picks an
+open item with ``FOR UPDATE SKIP LOCKED``, then re-counts under the lock, so an item is
+never leased to more people than it still needs; ``submit`` re-checks the count, and
+``UNIQUE(item, annotator)`` keeps one answer per person per item.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from albert_demo.campaigns import agreement as agree
+from albert_demo.campaigns import masking, schema, sources
+from albert_demo.campaigns.errors import CampaignError, NotAllowed, NotFound, NotLeased
+from albert_demo.campaigns.identity import Annotator
+from albert_demo.campaigns.schema import campaigns as C
+from albert_demo.campaigns.schema import items as I
+from albert_demo.campaigns.schema import judgments as J
+from albert_demo.campaigns.schema import leases as L
+from albert_demo.engine.errors import InputError, whole_number
+
+MASK = "[MASK]"
+DEFAULT_LEASE_SECONDS = 600
+MAX_WORD = 100
+MAX_NOTE = 2000
+MAX_GUIDELINES = 10000
+PREDICT_CHUNK = 16
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _bounded(value, name, low, high):
+    value = whole_number(value, name)
+    if not low <= value <= high:
+        raise CampaignError(f"{name} must be between {low} and {high}, not {value}.")
+    return value
+
+
+def _row_id(value, what) -> int:
+    try:
+        value = whole_number(value, f"{what} id")
+    except InputError as e:
+        raise NotFound(str(e)) from None
+    if not 1 <= value < 2**63:
+        raise NotFound(f"No {what} #{value}.")
+    return value
+
+
+def _text(value, name, limit, required=False):
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise CampaignError(f"{name} is required.")
+        return None
+    if not isinstance(value, str):
+        raise CampaignError(f"{name} must be text, not {type(value).__name__}.")
+    if re.search(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]", value):
+        raise CampaignError(f"{name} contains control or invalid characters; remove them.")
+    value = value.strip()
+    if len(value) > limit:
+        raise CampaignError(f"{name} is {len(value)} characters; at most {limit} are accepted.")
+    return value
+
+
+def _shown_name(annotator_id: str) -> str:
+    return annotator_id.split(":", 1)[1] if ":" in annotator_id else annotator_id
+
+
+class CampaignService:
+    def __init__(self, store, model_cache, *, lease_seconds: int = DEFAULT_LEASE_SECONDS,
+                 clock=utcnow):
+        """store: an `AnnotationStore` (its engine holds the tables); model_cache: anything
+        with ``get(preset)`` returning a predictor (`predict_batch(texts, top_k)`)."""
+        self.store = store
+        self.engine = store.engine
+        self.cache = model_cache
+        self.lease_seconds = int(lease_seconds)
+        self.clock = clock
+        self._sqlite_writer = threading.Lock()  # queue this process's SQLite writers
+        with self._write() as conn:
+            schema.migrate(conn)
+
+    # ------------------------------------------------------------ transactions
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        if self.engine.dialect.name != "sqlite":
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+            return
+        with self._sqlite_writer, self.engine.connect() as conn:
+            conn.execution_options(sqlite_begin="IMMEDIATE")  # take the write lock first
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    # ------------------------------------------------------------ lookups
+    def _campaign(self, conn, campaign_id) -> dict:
+        campaign_id = _row_id(campaign_id, "campaign")
+        row = conn.execute(select(C).where(C.c.id == campaign_id)).one_or_none()
+        if row is None:
+            raise NotFound(f"No campaign #{campaign_id}: pick one from the list.")
+        return dict(row._mapping)
+
+    @staticmethod
+    def _owned(campaign, annotator: Annotator, action: str) -> None:
+        if campaign["owner"] != annotator.id:
+            raise NotAllowed(f"Only the owner of campaign #{campaign['id']} "
+                             f"({_shown_name(campaign['owner'])}) may {action}.")
+
+    def _item(self, conn, campaign, item_id, lock=False) -> dict:
+        item_id = _row_id(item_id, "item")
+        stmt = select(I).where(I.c.id == item_id, I.c.campaign_id == campaign["id"])
+        row = conn.execute(stmt.with_for_update() if lock else stmt).one_or_none()
+        if row is None:
+            raise NotFound(f"No item #{item_id} in campaign #{campaign['id']}.")
+        return dict(row._mapping)
+
+    # ------------------------------------------------------------ create
+    def create(self, annotator: Annotator, name: str, *, source: Any = None,
+               fmt: str | None = None, annotations: list | None = None,
+               presets=("albert_tiny_en_uncased",), top_k: int = 5, overlap: int = 3,
+               guidelines: str = "", masking: dict | None = None,
+               lease_seconds: int | None = None, seed: int | None = None) -> dict:
+        """A campaign from a file (.txt/.csv/.jsonl/datasets folder; path or bytes with
+        ``fmt``) or from annotation rows. Sentences without [MASK] get masks from
+        ``masking = {"strategy": "random"|"words"|"least_sure", "per_sentence": 1,
+        "words": [...]}``. Returns the campaign summary."""
+        if not annotator.may_create:
+            raise NotAllowed(f"{annotator.name} may annotate but not create campaigns: "
+                             "ask an owner (':owner' in the users file).")
+        name = _text(name, "Campaign name", 200, required=True)
+        if isinstance(presets, str):
+            presets = [p.strip() for p in presets.split(",") if p.strip()]
+        presets = list(dict.fromkeys(presets or []))
+        if not 1 <= len(presets) <= 2 or not all(isinstance(p, str) for p in presets):
+            raise CampaignError("Choose one preset, or two to compare them blind.")
+        top_k = _bounded(top_k, "top_k", 1, 20)
+        overlap = _bounded(overlap, "Judgments per item", 1, 20)
+        lease_seconds = _bounded(self.lease_seconds if lease_seconds is None else
+                                 lease_seconds, "Lease seconds", 10, 86400)
+        guidelines = _text(guidelines, "Guidelines", MAX_GUIDELINES) or ""
+        if (source is None) == (annotations is None):
+            raise CampaignError("Give either a file or annotation rows to build items from.")
+        records = (sources.from_annotations(annotations) if annotations is not None
+                   else sources.read_file(source, fmt))
+        predictors = [self.cache.get(p) for p in presets]
+        records, made = self._masked(records, masking, predictors[0], seed)
+        predictions = self._predict(records, presets, predictors, top_k)
+        rng = random.Random(seed)
+        now = self.clock()
+        with self._write() as conn:
+            campaign_id = conn.execute(insert(C).values(
+                name=name, owner=annotator.id, created_at=now, presets=presets, top_k=top_k,
+                overlap=overlap, guidelines=guidelines, lease_seconds=lease_seconds,
+                source={"kind": "annotations" if annotations is not None else "file",
+                        "masking": made})).inserted_primary_key[0]
+            conn.execute(insert(I), [
+                {"campaign_id": campaign_id, "ordinal": n, "text": r["text"],
+                 "reference": r["reference"] or [None] * r["text"].count(MASK),
+                 "predictions": p, "swap": len(presets) == 2 and rng.random() < 0.5,
+                 "judged": 0} for n, (r, p) in enumerate(zip(records, predictions))])
+        return self.get(annotator, campaign_id)
+
+    @staticmethod
+    def _masked(records, settings, predictor, seed):
+        """Masks for sentences that have none; returns (records, what was done)."""
+        bare = [n for n, r in enumerate(records) if MASK not in r["text"]]
+        if not bare:
+            return records, None
+        if not settings or not settings.get("strategy"):
+            raise CampaignError(f"Sentence {bare[0] + 1} has no {MASK}: add one, or choose "
+                                "a mask strategy (random, words, least_sure).")
+        per = whole_number(settings.get("per_sentence", 1), "Masks per sentence")
+        word_list = settings.get("words") or []
+        if isinstance(word_list, str):
+            word_list = re.split(r"[,\s]+", word_list)
+        made = masking.make_masks([records[n]["text"] for n in bare], settings["strategy"],
+                                  per, word_list, predictor, seed or 0)
+        out, dropped = list(records), set()
+        for n, result in zip(bare, made):
+            if result is None:
+                dropped.add(n)
+            else:
+                out[n] = {"text": result[0], "reference": result[1]}
+        out = [r for n, r in enumerate(out) if n not in dropped]
+        if not out:
+            raise CampaignError("The mask strategy found no word to mask in any sentence.")
+        return out, {"strategy": settings["strategy"], "per_sentence": per,
+                     "sentences_without_a_maskable_word": len(dropped)}
+
+    @staticmethod
+    def _predict(records, presets, predictors, top_k):
+        """{preset: [[{"token", "score"}, ...] per mask]} per record; names a bad sentence."""
+        out = [{} for _ in records]
+        for preset, predictor in zip(presets, predictors):
+            for start in range(0, len(records), PREDICT_CHUNK):
+                chunk = records[start:start + PREDICT_CHUNK]
+                try:
+                    results = predictor.predict_batch([r["text"] for r in chunk], top_k)
+                except InputError:
+                    for n, r in enumerate(chunk, start + 1):  # find the sentence to blame
+                        try:
+                            predictor.predict(r["text"], top_k)
+                        except InputError as e:
+                            raise CampaignError(f"Sentence {n}: {e}") from None
+                    raise
+                for row, result in zip(out[start:], results):
+                    row[preset] = [[{"token": p["token"], "score": round(p["score"], 6)}
+                                    for p in m["predictions"]] for m in result["masks"]]
+        return out
+
+    # ------------------------------------------------------------ reading
+    def _summary(self, conn, campaign, annotator) -> dict:
+        n_items, judged = conn.execute(
+            select(func.count(), func.coalesce(func.sum(I.c.judged), 0))
+            .where(I.c.campaign_id == campaign["id"])).one()
+        yours = conn.execute(select(func.count()).where(
+            J.c.campaign_id == campaign["id"], J.c.annotator == annotator.id,
+            J.c.kind == "judged")).scalar_one()
+        needed = n_items * campaign["overlap"]
+        return {"id": campaign["id"], "name": campaign["name"],
+                "owner": _shown_name(campaign["owner"]),
+                "you_own_it": campaign["owner"] == annotator.id,
+                "created_at": campaign["created_at"].isoformat(),
+                "presets": campaign["presets"], "top_k": campaign["top_k"],
+                "overlap": campaign["overlap"], "guidelines": campaign["guidelines"],
+                "lease_seconds": campaign["lease_seconds"], "items": n_items,
+                "source": campaign["source"],
+                "progress": {"yours": yours, "judged": int(judged), "needed": needed,
+                             "text": f"yours {yours} · campaign {int(judged)} of {needed} "
+                                     "judgments"}}
+
+    def get(self, annotator: Annotator, campaign_id) -> dict:
+        with self._read() as conn:
+            return self._summary(conn, self._campaign(conn, campaign_id), annotator)
+
+    def list(self, annotator: Annotator) -> list[dict]:
+        with self._read() as conn:
+            rows = conn.execute(select(C).order_by(C.c.id.desc())).all()
+            return [self._summary(conn, dict(r._mapping), annotator) for r in rows]
+
+    def progress(self, annotator: Annotator, campaign_id) -> dict:
+        return self.get(annotator, campaign_id)["progress"]
+
+    # ------------------------------------------------------------ the queue
+    @staticmethod
+    def _columns(campaign, item) -> list[str]:
+        presets = list(campaign["presets"])
+        return presets[::-1] if item["swap"] else presets
+
+    def _options(self, campaign, item) -> list[list[str]]:
+        """Per mask: the candidate words shown, in display order, without repeats."""
+        columns = [item["predictions"][p] for p in self._columns(campaign, item)]
+        return [list(dict.fromkeys(agree.norm(p["token"]) for col in columns
+                                   for p in col[mask] if agree.norm(p["token"])))
+                for mask in range(item["text"].count(MASK))]
+
+    def _shown(self, conn, campaign, item, annotator, lease_expires, previous=None) -> dict:
+        columns = self._columns(campaign, item)
+        labels = "AB" if len(columns) == 2 else [""]
+        options = self._options(campaign, item)
+        masks = [{"mask": m, "options": options[m],
+                  "columns": [{"label": label, "words": [
+                      agree.norm(p["token"]) for p in item["predictions"][preset][m]]}
+                      for label, preset in zip(labels, columns)]}
+                 for m in range(len(options))]
+        return {"campaign_id": campaign["id"], "item_id": item["id"], "text": item["text"],
+                "masks": masks, "guidelines": campaign["guidelines"],
+                "lease_expires_at": lease_expires.isoformat(), "previous": previous,
+                "progress": self._summary(conn, campaign, annotator)["progress"]}
+
+    def _lease_open_item(self, conn, campaign, annotator, now):
+        """Lock an item this annotator may take, re-count under the lock, lease it."""
+        overlap = campaign["overlap"]
+        active = (select(func.count()).select_from(L)
+                  .where(L.c.item_id == I.c.id, L.c.expires_at > now).scalar_subquery())
+        answered = exists().where(J.c.item_id == I.c.id, J.c.annotator == annotator.id)
+        passed_over: list[int] = []
+        while True:
+            stmt = (select(I.c.id)
+                    .where(I.c.campaign_id == campaign["id"], I.c.judged < overlap,
+                           ~answered, I.c.judged + active < overlap)
+                    .order_by(I.c.ordinal).limit(1).with_for_update(skip_locked=True))
+            if passed_over:
+                stmt = stmt.where(I.c.id.not_in(passed_over))
+            item_id = conn.execute(stmt).scalar_one_or_none()
+            if item_id is None:
+                return None
+            # A fresh statement under the row lock sees every committed lease/answer.
+            judged = conn.execute(select(I.c.judged).where(I.c.id == item_id)).scalar_one()
+            taken = conn.execute(select(func.count()).select_from(L).where(
+                L.c.item_id == item_id, L.c.expires_at > now)).scalar_one()
+            mine = conn.execute(select(func.count()).select_from(J).where(
+                J.c.item_id == item_id, J.c.annotator == annotator.id)).scalar_one()
+            if judged + taken < overlap and not mine:
+                conn.execute(insert(L).values(
+                    item_id=item_id, annotator=annotator.id, campaign_id=campaign["id"],
+                    leased_at=now,
+                    expires_at=now + dt.timedelta(seconds=campaign["lease_seconds"])))
+                return item_id
+            passed_over.append(item_id)
+
+    def next(self, annotator: Annotator, campaign_id) -> dict:
+        """The item this annotator holds (renewed), else a newly leased one. ``item_id``
+        is None when nothing is left for them."""
+        now = self.clock()
+        with self._write() as conn:
+            campaign = self._campaign(conn, campaign_id)
+            expires = now + dt.timedelta(seconds=campaign["lease_seconds"])
+            held = conn.execute(select(L.c.item_id).where(
+                L.c.campaign_id == campaign["id"], L.c.annotator == annotator.id,
+                L.c.expires_at > now).order_by(L.c.leased_at.desc())).scalars().first()
+            if held is not None:
+                self._item(conn, campaign, held, lock=True)
+                conn.execute(update(L).where(L.c.item_id == held,
+                                             L.c.annotator == annotator.id)
+                             .values(expires_at=expires))
+                item_id = held
+            else:
+                conn.execute(delete(L).where(L.c.campaign_id == campaign["id"],
+                                             L.c.annotator == annotator.id))
+                item_id = self._lease_open_item(conn, campaign, annotator, now)
+            if item_id is None:
+                summary = self._summary(conn, campaign, annotator)
+                return {"campaign_id": campaign["id"], "item_id": None,
+                        "message": "Nothing left for you in this campaign: every item has "
+                                   "its judgments or is being judged. Thank you!",
+                        "progress": summary["progress"]}
+            item = self._item(conn, campaign, item_id)
+            return self._shown(conn, campaign, item, annotator, expires)
+
+    def _checked_answers(self, campaign, item, answers) -> list[dict]:
+        options = self._options(campaign, item)
+        if isinstance(answers, dict) and "masks" in answers:
+            answers = answers["masks"]
+        if not isinstance(answers, list) or len(answers) != len(options):
+            raise CampaignError(f"Give one answer per [MASK]: this item has {len(options)}, "
+                                "each {\"accepted\": [words], \"typed\": word or null}.")
+        out = []
+        for m, answer in enumerate(answers):
+            if isinstance(answer, list):
+                answer = {"accepted": answer}
+            if not isinstance(answer, dict) or set(answer) - {"accepted", "typed"}:
+                raise CampaignError(f"Answer {m + 1} must be {{\"accepted\": [words], "
+                                    "\"typed\": word or null}.")
+            accepted = answer.get("accepted") or []
+            if not isinstance(accepted, list) or not all(isinstance(w, str) for w in accepted):
+                raise CampaignError(f"Answer {m + 1}: 'accepted' must be a list of words.")
+            accepted = list(dict.fromkeys(agree.norm(w) for w in accepted if agree.norm(w)))
+            unknown = [w for w in accepted if w not in options[m]]
+            if unknown:
+                raise CampaignError(f"Answer {m + 1}: {unknown[0]!r} was not a candidate for "
+                                    f"this mask; type it as the right word instead.")
+            typed = _text(answer.get("typed"), f"Answer {m + 1}'s typed word", MAX_WORD)
+            if typed and "\n" in typed:
+                raise CampaignError(f"Answer {m + 1}: the typed word is one line.")
+            out.append({"accepted": accepted, "typed": typed})
+        return out
+
+    def _answer(self, annotator, campaign_id, item_id, kind, answers=None, note=None) -> dict:
+        now = self.clock()
+        try:
+            with self._write() as conn:
+                campaign = self._campaign(conn, campaign_id)
+                item = self._item(conn, campaign, item_id, lock=True)
+                if kind == "judged":
+                    answers = self._checked_answers(campaign, item, answers)
+                note = _text(note, "Note", MAX_NOTE)
+                lease = conn.execute(select(L).where(
+                    L.c.item_id == item["id"], L.c.annotator == annotator.id)).one_or_none()
+                if lease is None:
+                    raise NotLeased(f"Item #{item['id']} is not leased to you (it was never "
+                                    "handed to you, or you answered it already): take the "
+                                    "next item.")
+                if kind == "judged" and item["judged"] >= campaign["overlap"]:
+                    raise NotLeased(f"Your lease on item #{item['id']} ran out and others "
+                                    "gave it all its judgments meanwhile: take the next item.")
+                judgment_id = conn.execute(insert(J).values(
+                    campaign_id=campaign["id"], item_id=item["id"], annotator=annotator.id,
+                    verified=annotator.verified, kind=kind, answers=answers, note=note,
+                    leased_at=lease.leased_at, created_at=now)).inserted_primary_key[0]
+                if kind == "judged":
+                    conn.execute(update(I).where(I.c.id == item["id"])
+                                 .values(judged=I.c.judged + 1))
+                conn.execute(delete(L).where(L.c.item_id == item["id"],
+                                             L.c.annotator == annotator.id))
+                progress = self._summary(conn, campaign, annotator)["progress"]
+        except IntegrityError:  # the same person answered twice at once: one wins
+            raise NotLeased(f"You already answered item #{item_id}.") from None
+        return {"judgment_id": judgment_id, "item_id": item["id"], "kind": kind,
+                "progress": progress}
+
+    def submit(self, annotator: Annotator, campaign_id, item_id, answers) -> dict:
+        """answers: per [MASK] {"accepted": [candidate words], "typed": word or None}."""
+        return self._answer(annotator, campaign_id, item_id, "judged", answers)
+
+    def skip(self, annotator: Annotator, campaign_id, item_id) -> dict:
+        return self._answer(annotator, campaign_id, item_id, "skipped")
+
+    def flag(self, annotator: Annotator, campaign_id, item_id, note: str = "") -> dict:
+        return self._answer(annotator, campaign_id, item_id, "flagged", note=note)
+
+    def undo(self, annotator: Annotator, campaign_id) -> dict:
+        """Take back this annotator's latest answer; the item comes back to them, leased,
+        with their previous answers in ``previous``."""
+        now = self.clock()
+        with self._write() as conn:
+            campaign = self._campaign(conn, campaign_id)
+            last = conn.execute(select(J).where(
+                J.c.campaign_id == campaign["id"], J.c.annotator == annotator.id)
+                .order_by(J.c.created_at.desc(), J.c.id.desc()).limit(1)).one_or_none()
+            if last is None:
+                raise CampaignError("Nothing to undo: you have not answered anything in "
+                                    "this campaign.")
+            item = self._item(conn, campaign, last.item_id, lock=True)
+            conn.execute(delete(J).where(J.c.id == last.id))
+            if last.kind == "judged":
+                conn.execute(update(I).where(I.c.id == item["id"])
+                             .values(judged=I.c.judged - 1))
+                item["judged"] -= 1
+            conn.execute(delete(L).where(L.c.campaign_id == campaign["id"],
+                                         L.c.annotator == annotator.id))
+            expires = now + dt.timedelta(seconds=campaign["lease_seconds"])
+            conn.execute(insert(L).values(item_id=item["id"], annotator=annotator.id,
+                                          campaign_id=campaign["id"], leased_at=now,
+                                          expires_at=expires))
+            previous = {"kind": last.kind, "answers": last.answers, "note": last.note}
+            return self._shown(conn, campaign, item, annotator, expires, previous)
+
+    def mine(self, annotator: Annotator, campaign_id, limit: int = 50) -> list[dict]:
+        """This annotator's own answers, newest first (nobody else's)."""
+        with self._read() as conn:
+            campaign = self._campaign(conn, campaign_id)
+            rows = conn.execute(select(J, I.c.text).join(I, I.c.id == J.c.item_id).where(
+                J.c.campaign_id == campaign["id"], J.c.annotator == annotator.id)
+                .order_by(J.c.created_at.desc(), J.c.id.desc()).limit(limit)).all()
+        return [{"item_id": r.item_id, "text": r.text, "kind": r.kind, "answers": r.answers,
+                 "note": r.note, "created_at": r.created_at.isoformat()} for r in rows]
+
+    # ------------------------------------------------------------ owner: agreement, review
+    def _items_with_judgments(self, conn, campaign) -> list[dict]:
+        rows = conn.execute(select(I).where(I.c.campaign_id == campaign["id"])
+                            .order_by(I.c.ordinal)).all()
+        answers = conn.execute(select(J).where(J.c.campaign_id == campaign["id"])
+                               .order_by(J.c.created_at, J.c.id)).all()
+        by_item: dict[int, list] = {}
+        for j in answers:
+            by_item.setdefault(j.item_id, []).append(j)
+        out = []
+        for r in rows:
+            item = dict(r._mapping)
+            mine = by_item.get(item["id"], [])
+            item["options"] = self._options(campaign, item)
+            item["predictions_words"] = {p: [[agree.norm(x["token"]) for x in m] for m in v]
+                                         for p, v in item["predictions"].items()}
+            item["all"] = mine
+            item["judgments"] = [{"annotator": j.annotator, "answers": j.answers}
+                                 for j in mine if j.kind == "judged"]
+            out.append(item)
+        return out
+
+    @staticmethod
+    def _for_agreement(item) -> dict:
+        return {"id": item["id"], "options": item["options"], "gold": item["gold"],
+                "predictions": item["predictions_words"], "judgments": item["judgments"]}
+
+    def agreement(self, annotator: Annotator, campaign_id) -> dict:
+        """Owner only: percent agreement, Krippendorff's alpha, per-annotator agreement with
+        the majority, model top-1 accuracy against the gold so far."""
+        with self._read() as conn:
+            campaign = self._campaign(conn, campaign_id)
+            self._owned(campaign, annotator, "see its agreement figures")
+            items = self._items_with_judgments(conn, campaign)
+        figures = agree.figures([self._for_agreement(i) for i in items], campaign["presets"])
+        for row in figures["annotators"]:
+            row["annotator"] = _shown_name(row["annotator"])
+        return {"campaign_id": campaign["id"], **figures}
+
+    def dashboard(self, annotator: Annotator, campaign_id) -> dict:
+        """Owner only: what the dashboard plots (cumulative judgments over time, per
+        annotator counts) plus the agreement figures."""
+        with self._read() as conn:
+            campaign = self._campaign(conn, campaign_id)
+            self._owned(campaign, annotator, "see its dashboard")
+            rows = conn.execute(select(J.c.created_at, J.c.annotator).where(
+                J.c.campaign_id == campaign["id"], J.c.kind == "judged")
+                .order_by(J.c.created_at, J.c.id)).all()
+            needed = self._summary(conn, campaign, annotator)["progress"]["needed"]
+        per: dict[str, int] = {}
+        for r in rows:
+            per[_shown_name(r.annotator)] = per.get(_shown_name(r.annotator), 0) + 1
+        return {"timeline": [[r.created_at.isoformat(), n] for n, r in enumerate(rows, 1)],
+                "needed": needed, "per_annotator": per,
+                "agreement": self.agreement(annotator, campaign_id)}
+
+    def review(self, annotator: Annotator, campaign_id, limit: int = 50) -> list[dict]:
+        """Owner only: items where annotators disagree, none won a majority, or someone
+        flagged; unsettled ones first, then the most disagreement."""
+        limit = _bounded(limit, "limit", 1, 1000)
+        with self._read() as conn:
+            campaign = self._campaign(conn, campaign_id)
+            self._owned(campaign, annotator, "review it")
+            items = self._items_with_judgments(conn, campaign)
+        out = []
+        for item in items:
+            plain = self._for_agreement(item)
+            flags = [j for j in item["all"] if j.kind == "flagged"]
+            if not item["judgments"] and not flags:
+                continue
+            gold = agree.gold(plain)
+            unsettled = any(word is None for word, _ in gold)
+            spread = agree.disagreement(plain)
+            if not (flags or spread > 0 or (unsettled and len(item["judgments"]) >= 2)):
+                continue
+            out.append({
+                "item_id": item["id"], "text": item["text"], "options": item["options"],
+                "reference": item["reference"], "gold": [w for w, _ in gold],
+                "gold_source": [s for _, s in gold], "disagreement": round(spread, 4),
+                "unsettled": unsettled,
+                "judgments": [{"annotator": _shown_name(j.annotator), "kind": j.kind,
+                               "answers": j.answers, "note": j.note} for j in item["all"]]})
+        out.sort(key=lambda r: (not r["unsettled"], -r["disagreement"], r["item_id"]))
+        return out[:limit]
+
+    def adjudicate(self, annotator: Annotator, campaign_id, item_id, gold) -> dict:
+        """Owner only: settle the gold word of each [MASK] (None leaves one to the majority)."""
+        now = self.clock()
+        with self._write() as conn:
+            campaign = self._campaign(conn, campaign_id)
+            self._owned(campaign, annotator, "adjudicate")
+            item = self._item(conn, campaign, item_id, lock=True)
+            n = item["text"].count(MASK)
+            if isinstance(gold, str):
+                gold = [gold]
+            if not isinstance(gold, list) or len(gold) != n:
+                raise CampaignError(f"Give one gold word per [MASK]: item #{item['id']} "
+                                    f"has {n}.")
+            gold = [agree.norm(_text(g, f"Gold word {m + 1}", MAX_WORD))
+                    for m, g in enumerate(gold)]
+            conn.execute(update(I).where(I.c.id == item["id"]).values(
+                gold=gold, gold_by=annotator.id, gold_at=now))
+        return {"item_id": item["id"], "gold": gold}
+
+    # ------------------------------------------------------------ output
+    def export(self, annotator: Annotator, campaign_id, out_dir) -> dict:
+        """Owner only: a `datasets`-loadable folder (configs "gold" and "judgments", a
+        dataset card with the agreement figures) and a zip of it."""
+        from albert_demo.campaigns import export
+
+        with self._read() as conn:
+            campaign = self._campaign(conn, campaign_id)
+            self._owned(campaign, annotator, "export it")
+            items = self._items_with_judgments(conn, campaign)
+        figures = agree.figures([self._for_agreement(i) for i in items], campaign["presets"])
+        return export.write(campaign, items, figures, out_dir)
+
+    def push_to_hub(self, annotator: Annotator, campaign_id, repo_id: str, token: str,
+                    out_dir, *, private: bool = True, endpoint: str | None = None) -> dict:
+        """Owner only: export, then upload the folder as a dataset repository."""
+        from albert_demo.campaigns import export
+
+        written = self.export(annotator, campaign_id, out_dir)
+        return export.push(written["folder"], repo_id, token, private=private,
+                           endpoint=endpoint)
