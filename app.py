@@ -14,7 +14,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
 import argparse  # noqa: E402
 import logging  # noqa: E402
 import threading  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -26,7 +25,7 @@ def parse_args(argv=None):
                         default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--share", action="store_true", help="print a public share link")
     parser.add_argument("--concurrency", type=int,
-                        default=int(os.environ.get("ALBERT_DEMO_CONCURRENCY", 4)),
+                        default=None,
                         help="requests run at once per event")
     return parser.parse_args(argv)
 
@@ -49,31 +48,41 @@ def writable_problem(folder):
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    data_dir = Path(os.environ.get("ALBERT_DEMO_DATA_DIR", "./.albert_demo_data")).resolve()
+    from albert_demo import settings
+
+    config = settings.Settings.from_env()
+    data_dir = config.data_dir
     problem = writable_problem(data_dir)
     if problem:  # serve predictions anyway; saving features are switched off, said once
         logging.error("Data folder %s is not writable (%s): annotations and fine-tuning "
                       "are turned off; predictions still work. Set ALBERT_DEMO_DATA_DIR to "
                       "a writable folder to enable them.", data_dir, problem)
-    public = args.share or args.host not in LOOPBACK or "SPACE_ID" in os.environ
-    if public:  # refuse arbitrary local folders unless the operator allow-listed some
-        os.environ.setdefault("ALBERT_DEMO_ALLOWED_DIRS", str(data_dir / "models"))
-        # and archives from strangers' Kaggle models (kagglehub unpacks them unbounded)
-        os.environ.setdefault("ALBERT_DEMO_KAGGLE_HANDLES", "official")
+    if args.share or args.host not in LOOPBACK or "SPACE_ID" in os.environ:
+        config = config.for_public()
+    settings.use(config)
 
     from albert_demo.annotations import AnnotationStore
     from albert_demo.engine import ModelCache, configure_compilation_cache
-    from albert_demo.ui.handlers import Handlers
+    from albert_demo.finetune.service import FinetuneService
+    from albert_demo.finetune.registry import FinetunedRegistry
+    from albert_demo.services import AnnotationService, EvaluationService, PredictionService
+    from albert_demo.ui.context import UIContext
     from albert_demo.ui.layout import build_demo
 
     if not problem:
-        configure_compilation_cache(os.environ.get("ALBERT_DEMO_JAX_CACHE",
-                                                   str(data_dir / "jax_cache")))
+        configure_compilation_cache(config.compilation_cache)
+    cache = ModelCache()
     store = None if problem else AnnotationStore.from_env(data_dir)
-    handlers = Handlers(ModelCache(), store, data_dir=None if problem else data_dir)
-    threading.Thread(target=handlers.warm_up, name="warm-up", daemon=True).start()
-    demo = build_demo(handlers, data_dir)
-    demo.queue(default_concurrency_limit=args.concurrency)
+    finetuned = None if problem else FinetunedRegistry(data_dir)
+    predictions = PredictionService(cache, finetuned)
+    annotations = AnnotationService(store, predictions)
+    finetune = None if problem else FinetuneService(data_dir, models=cache, store=store)
+    context = UIContext(predictions=predictions, annotations=annotations,
+                        evaluation=EvaluationService(predictions, annotations),
+                        data_dir=data_dir, finetune=finetune)
+    threading.Thread(target=predictions.warm_up, name="warm-up", daemon=True).start()
+    demo = build_demo(context)
+    demo.queue(default_concurrency_limit=args.concurrency or config.concurrency)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 show_error=True)
 

@@ -44,6 +44,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from albert_demo import settings
+
 from . import schema
 from .schema import annotations as T
 from .validation import (
@@ -57,7 +59,6 @@ from .validation import (
     validate_updatable,
 )
 
-ENV_URL = "ALBERT_DEMO_DATABASE_URL"
 SQLITE_FILENAME = "annotations.sqlite3"
 DEFAULT_IMPORT_LIMIT = 5 * 1024 * 1024
 DEFAULT_BUSY_TIMEOUT_S = 30.0
@@ -145,7 +146,7 @@ class AnnotationStore:
     # ------------------------------------------------------------------ setup
     @classmethod
     def from_env(cls, data_dir: str | os.PathLike, **kwargs) -> "AnnotationStore":
-        url = os.environ.get(ENV_URL, "").strip()
+        url = settings.current().database_url
         if url:
             return cls(url, **kwargs)
         return cls.sqlite(Path(data_dir) / SQLITE_FILENAME, **kwargs)
@@ -282,21 +283,20 @@ class AnnotationStore:
             conn.execute(insert(T), records)
         return len(records)
 
-    def _check_owner(self, conn: Connection, ann_id: int, session_id: str, action: str) -> None:
-        owner = conn.execute(select(T.c.session_id).where(T.c.id == ann_id)).scalar_one_or_none()
-        if owner is None:
-            raise AnnotationNotFound(f"annotation {ann_id} does not exist")
-        raise PermissionError(
-            f"cannot {action} annotation {ann_id}: it belongs to another session "
-            "(only its author may change it while sharing is off)"
-        )
+    @staticmethod
+    def _not_yours(ann_id: int) -> AnnotationNotFound:
+        # One message for "someone else's" and "not there", so ids cannot be probed.
+        return AnnotationNotFound(f"No annotation #{ann_id} among yours.")
 
     @staticmethod
     def _row_id(ann_id: Any) -> int:
         """An id the database can hold (64-bit); any other number names no annotation."""
+        if isinstance(ann_id, bool) or not isinstance(ann_id, int):
+            if not (isinstance(ann_id, float) and ann_id.is_integer()):
+                raise AnnotationError(f"An annotation id is a whole number, not {ann_id!r}.")
         ann_id = int(ann_id)
         if not 1 <= ann_id < 2**63:
-            raise AnnotationNotFound(f"annotation {ann_id} does not exist")
+            raise AnnotationStore._not_yours(ann_id)
         return ann_id
 
     def update(self, ann_id: int, session_id: str, **fields: Any) -> Annotation:
@@ -310,7 +310,7 @@ class AnnotationStore:
         with self._write() as conn:
             res = conn.execute(stmt.values(**values))
             if res.rowcount == 0:
-                self._check_owner(conn, ann_id, session_id, "update")
+                raise self._not_yours(ann_id)
             row = conn.execute(select(T).where(T.c.id == ann_id)).one()
         return Annotation._from_row(row)
 
@@ -322,7 +322,7 @@ class AnnotationStore:
             stmt = stmt.where(T.c.session_id == session_id)
         with self._write() as conn:
             if conn.execute(stmt).rowcount == 0:
-                self._check_owner(conn, ann_id, session_id, "delete")
+                raise self._not_yours(ann_id)
 
     # ------------------------------------------------------------------- read
     def _visible(self, stmt, session_id):

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from .validation import MASK
-
-_SP = "\u2581"  # SentencePiece word-boundary marker "▁"
+from albert_demo.masks import MASK, fill_masks, surface_word
 
 
 def _get(row: Any, key: str):
@@ -17,8 +15,7 @@ def fill_word(token: str | None) -> str | None:
     """Surface form of a token: strips the SentencePiece "▁" marker."""
     if token is None:
         return None
-    word = token.replace(_SP, " ").strip()
-    return word or None
+    return surface_word(token) or None
 
 
 def gold_token(row: Any) -> str | None:
@@ -45,17 +42,13 @@ def _golds_by_text(rows: list) -> dict[str, dict[int, str]]:
 
 
 def _fill(text: str, fills: dict[int, str], keep: int | None = None) -> str | None:
-    parts = text.split(MASK)
-    out = [parts[0]]
-    for i, part in enumerate(parts[1:]):
-        if i == keep:
-            out.append(MASK)
-        elif i in fills:
-            out.append(fills[i])
-        else:
+    """Every [MASK] but `keep` filled from `fills`; None when one has no gold word."""
+    words = []
+    for i in range(text.count(MASK)):
+        if i != keep and i not in fills:
             return None
-        out.append(part)
-    return "".join(out)
+        words.append(MASK if i == keep else fills[i])
+    return fill_masks(text, words)
 
 
 def to_training_texts(rows: Iterable[Any]) -> list[str]:

@@ -10,7 +10,9 @@ import math
 import unicodedata
 from typing import Any
 
-MASK = "[MASK]"
+from albert_demo.errors import UserError
+from albert_demo.masks import MASK
+
 VERDICTS = ("right", "wrong")
 
 MAX_TEXT = 5000
@@ -26,7 +28,7 @@ MAX_PRED_TOKEN = 100
 UPDATABLE = ("verdict", "correct_token", "tag", "note")
 
 
-class AnnotationError(ValueError):
+class AnnotationError(UserError, ValueError):
     """An annotation (or an import file) is invalid.
 
     ``line`` is the 1-based line number for import errors, else ``None``.
@@ -38,7 +40,7 @@ class AnnotationError(ValueError):
         self.field = field
 
 
-class AnnotationNotFound(LookupError):
+class AnnotationNotFound(UserError, LookupError):
     """No annotation with that id."""
 
 

@@ -11,6 +11,8 @@ import threading
 import jax
 import numpy as np
 
+from albert_demo import settings
+
 log = logging.getLogger("albert_demo.engine")
 
 SEQUENCE_BUCKETS = (16, 32, 64, 128, 256, 512)
@@ -19,9 +21,7 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 
 def configure_compilation_cache(folder=None):
     """Keep compiled programs across restarts (JAX's persistent compilation cache)."""
-    folder = folder or os.environ.get("ALBERT_DEMO_JAX_CACHE",
-                                      os.path.join(os.path.expanduser("~"), ".cache",
-                                                   "albert_demo", "jax"))
+    folder = str(folder or settings.current().compilation_cache)
     try:
         os.makedirs(folder, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", folder)

@@ -3,8 +3,10 @@
 
 import math
 
+from albert_demo.errors import UserError
 
-class InputError(ValueError):
+
+class InputError(UserError, ValueError):
     """The request itself is wrong; the message tells the person what to change."""
 
 

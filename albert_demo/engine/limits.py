@@ -1,14 +1,8 @@
-"""Bounds on a request, configurable through the environment for public servers."""
+"""Bounds on one request (`ALBERT_DEMO_MAX_CHARS`, `_MAX_MASKS`, `_MAX_TOP_K`)."""
 
-import os
 from dataclasses import dataclass
 
-
-def _env_int(name, default):
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
+from albert_demo import settings
 
 
 @dataclass(frozen=True)
@@ -20,6 +14,5 @@ class Limits:
 
     @classmethod
     def from_env(cls):
-        return cls(max_chars=_env_int("ALBERT_DEMO_MAX_CHARS", 2000),
-                   max_masks=_env_int("ALBERT_DEMO_MAX_MASKS", 20),
-                   max_top_k=_env_int("ALBERT_DEMO_MAX_TOP_K", 50))
+        s = settings.current()
+        return cls(max_chars=s.max_chars, max_masks=s.max_masks, max_top_k=s.max_top_k)

@@ -8,6 +8,9 @@ folders (`ALBERT_DEMO_ALLOWED_DIRS`, os.pathsep-separated) when serving the publ
 import os
 from pathlib import Path
 
+from albert_demo import settings
+from albert_demo.errors import UserError
+from albert_demo.presets import reachability
 from albert_demo.presets.registry import EMBEDDED_PRESET, OFFICIAL_PRESETS, all_presets
 
 HF_FILES_KERAS = ["config.json", "metadata.json", "tokenizer.json", "preprocessor.json",
@@ -20,7 +23,7 @@ PICKLE_FILES = ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack", "model
 MAX_HANDLE_CHARS = 1024
 
 
-class PresetError(ValueError):
+class PresetError(UserError, ValueError):
     """A preset could not be found, fetched or trusted; the message says what to do."""
 
 
@@ -35,16 +38,10 @@ def known_names():
     return sorted(all_presets())
 
 
-def _allowed_dirs():
-    value = os.environ.get("ALBERT_DEMO_ALLOWED_DIRS")
-    if value is None:
-        return None
-    return [Path(p).resolve() for p in value.split(os.pathsep) if p]
-
-
 def check_local_path(path, allowed_dirs=None):
     """Resolve symlinks and refuse folders outside the allow-list (if one is set)."""
-    allowed = allowed_dirs if allowed_dirs is not None else _allowed_dirs()
+    allowed = allowed_dirs if allowed_dirs is not None else \
+        settings.current().local_preset_dirs
     try:
         real = Path(path).expanduser().resolve()
         is_dir = real.is_dir()
@@ -77,7 +74,7 @@ def resolve_preset(handle, source=None, allowed_dirs=None, progress=None):
         return presets[handle].local_dir, handle
     if handle in OFFICIAL_PRESETS:
         info = OFFICIAL_PRESETS[handle]
-        source = source or os.environ.get("ALBERT_DEMO_PRESET_SOURCE", "hf")
+        source = source or settings.current().preset_source
         if source == "kaggle":
             return download_kaggle(info.kaggle_handle, name=handle), handle
         return download_hf(info.hf_repo, name=handle, progress=progress), handle
@@ -106,6 +103,9 @@ def download_hf(repo, name=None, progress=None, revision=None):
     repo, _, rev = repo.partition("@")
     revision = revision or rev or None
     name = name or f"hf://{repo}"
+    unreachable = reachability.hub_unreachable_reason()
+    if unreachable:  # an earlier complete download, or a clear error now, not retries
+        return reachability.offline_preset(repo, revision, name, unreachable)
     try:
         config_path, used = _fetch_bounded(repo, "config.json", revision, name, 0)
         import json
@@ -140,7 +140,7 @@ def download_hf(repo, name=None, progress=None, revision=None):
 
 def download_limit():
     """Bytes one hf:// preset may fetch: the largest official ALBERT is ~0.9 GB."""
-    return int(os.environ.get("ALBERT_DEMO_MAX_DOWNLOAD_BYTES", 2_000_000_000))
+    return settings.current().max_download_bytes
 
 
 def _fetch_bounded(repo, filename, revision, name, used):
@@ -170,7 +170,7 @@ def check_kaggle_handle(handle):
     """kagglehub unpacks a model's whole archive (tar or zip) with no size bound, so a
     server for the public (`ALBERT_DEMO_KAGGLE_HANDLES=official`, app.py's default when
     public) fetches only the Keras team's official ALBERT archives, never a typed-in one."""
-    if os.environ.get("ALBERT_DEMO_KAGGLE_HANDLES", "any").strip().lower() != "official":
+    if not settings.current().official_kaggle_only:
         return
     official = {info.kaggle_handle for info in OFFICIAL_PRESETS.values()}
     if handle not in official:

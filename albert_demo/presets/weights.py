@@ -6,8 +6,10 @@ leftover or mis-shaped weight instead of trusting creation order.
 
 import numpy as np
 
+from albert_demo.errors import UserError
 
-class CheckpointError(ValueError):
+
+class CheckpointError(UserError, ValueError):
     """A checkpoint does not fit the model; the message lists what is wrong."""
 
 

@@ -6,7 +6,7 @@ import gradio as gr
 from albert_demo.plots import accuracy_chart
 from albert_demo.presets.registry import all_presets
 from albert_demo.ui.errors import user_errors
-from albert_demo.ui.handlers import EXPORT_FORMATS, VERDICT_FILTERS
+from albert_demo.services.annotations import EXPORT_FORMATS, VERDICT_FILTERS
 
 COLUMNS = ["id", "created (UTC)", "preset", "text", "[MASK] #", "best guess", "verdict",
            "right word", "tag", "note"]
@@ -24,7 +24,7 @@ def table_rows(rows):
 
 
 def build_annotations_tab(context):
-    handlers = context.handlers
+    annotations, predictions = context.annotations, context.predictions
     with gr.Row():
         query = gr.Textbox(label="Search text, note or right word", scale=3)
         preset = gr.Dropdown([""], value="", label="Preset", allow_custom_value=True)
@@ -62,7 +62,7 @@ def build_annotations_tab(context):
             exported = gr.File(label="Download", interactive=False)
 
     with gr.Accordion("Evaluate presets on the annotated set", open=True):
-        presets = gr.CheckboxGroup(list(all_presets()), value=[handlers.default_preset],
+        presets = gr.CheckboxGroup(list(all_presets()), value=[predictions.default_preset],
                                    label="Presets")
         evaluate = gr.Button("Evaluate", elem_id="evaluate")
         scores = gr.Dataframe(headers=["preset", "masks", "skipped", "top-1", "top-5"],
@@ -71,9 +71,9 @@ def build_annotations_tab(context):
 
     @user_errors
     def run_search(session_id, query, preset, tag, verdict, since, until):
-        rows = handlers.search_annotations(session_id, query, preset, tag, verdict, since,
+        rows = annotations.search(session_id, query, preset, tag, verdict, since,
                                            until)
-        presets_seen, tags_seen = handlers.filter_choices(session_id)
+        presets_seen, tags_seen = annotations.filter_choices(session_id)
         return (table_rows(rows), gr.Dropdown(choices=[""] + presets_seen),
                 gr.Dropdown(choices=[""] + tags_seen))
 
@@ -81,27 +81,27 @@ def build_annotations_tab(context):
     def run_update(session_id, ann_id, verdict, correct, tag, note):
         if not ann_id:
             raise gr.Error("Give the id of one of your rows (first column of the table).")
-        row = handlers.update_annotation(session_id, ann_id, verdict, correct, tag, note)
+        row = annotations.update(session_id, ann_id, verdict, correct, tag, note)
         return f"Updated row {row['id']}."
 
     @user_errors
     def run_delete(session_id, ann_id):
         if not ann_id:
             raise gr.Error("Give the id of one of your rows (first column of the table).")
-        return f"Deleted row {handlers.delete_annotation(session_id, ann_id)['deleted']}."
+        return f"Deleted row {annotations.delete(session_id, ann_id)['deleted']}."
 
     @user_errors
     def run_import(session_id, path):
-        return f"Imported {handlers.import_annotations(session_id, path)['imported']} rows."
+        return f"Imported {annotations.import_file(session_id, path)['imported']} rows."
 
     @user_errors
     def run_export(session_id, fmt, query, preset, tag, verdict, since, until):
-        return handlers.export_annotations(session_id, fmt, query, preset, tag, verdict,
+        return annotations.export(session_id, fmt, query, preset, tag, verdict,
                                            since, until)
 
     @user_errors
     def run_evaluate(session_id, presets, progress=gr.Progress()):
-        results = handlers.evaluate(session_id, presets, progress=progress)
+        results = context.evaluation.evaluate(session_id, presets, progress=progress)
         rows = [[r["preset"], r["items"], r["skipped"], round(r["top1"], 4),
                  round(r["top5"], 4)] for r in results]
         return rows, accuracy_chart(results)

@@ -1,24 +1,33 @@
-"""What every tab builder receives: shared services and the page's shared state."""
+"""What every tab builder receives: the services, built once in `app.py`, and the page's
+shared components."""
 
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from albert_demo.services import AnnotationService, EvaluationService, PredictionService
+
 
 @dataclass
 class UIContext:
-    """handlers: `Handlers`; cache: `ModelCache`; store: `AnnotationStore` or None;
-    session: the `gr.BrowserState` holding this browser's anonymous session id;
-    data_dir: the app's data folder; analysis: the Predict tab's `gr.State` (the last
-    prediction, with attention); presets: the preset dropdown."""
+    """session: the `gr.BrowserState` holding this browser's anonymous session id;
+    analysis: the Predict tab's `gr.State` (the last prediction, with attention);
+    presets: the Predict tab's preset dropdown. `annotations.store` is None when
+    annotations are off; `finetune` is None when fine-tuning is off."""
 
-    handlers: Any
-    cache: Any
-    store: Any
-    session: Any
+    predictions: PredictionService
+    annotations: AnnotationService
+    evaluation: EvaluationService
     data_dir: Path
+    finetune: Any = None          # albert_demo.finetune.FinetuneService
+    session: Any = None
     analysis: Any = None
     presets: Any = None
 
-    def __getitem__(self, key):  # also usable as a dict: context["store"]
-        return getattr(self, key)
+    @property
+    def cache(self):
+        return self.predictions.cache
+
+    @property
+    def store(self):
+        return self.annotations.store

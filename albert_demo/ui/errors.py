@@ -1,4 +1,5 @@
-"""Turn the handlers' user errors into `gr.Error`, so pages and clients see the message."""
+"""The app's one error boundary: a `UserError` reaches the page and API clients with its
+message; anything else is logged and reported as a server fault."""
 
 import functools
 import html
@@ -6,7 +7,7 @@ import logging
 
 import gradio as gr
 
-from albert_demo.ui.handlers import USER_ERRORS
+from albert_demo.errors import UserError
 
 log = logging.getLogger("albert_demo.ui")
 
@@ -18,7 +19,7 @@ def user_errors(fn):
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except USER_ERRORS as error:
+        except UserError as error:
             # The modal renders HTML and messages may quote user input (a preset name).
             raise gr.Error(html.escape(str(error), quote=False),
                            print_exception=False) from None

@@ -1,6 +1,7 @@
 """The page: tabs built by their own modules, plus the API endpoints for programs.
 
-    demo = build_demo(Handlers(ModelCache(), store), data_dir)
+    context = UIContext(predictions, annotations, evaluation, data_dir, finetune=finetune)
+    demo = build_demo(context)
     demo.queue(default_concurrency_limit=4).launch()
 """
 
@@ -13,8 +14,9 @@ import gradio as gr
 from albert_demo.presets.registry import EMBEDDED_PRESET
 from albert_demo.ui.annotations_tab import build_annotations_tab
 from albert_demo.ui.attention_tab import build_attention_tab
-from albert_demo.ui.context import UIContext
+from albert_demo.ui.finetune_tab import build_finetune_tab
 from albert_demo.ui.errors import user_errors
+from albert_demo.ui.preset_choices import preset_choices
 from albert_demo.ui.predict_tab import build_predict_tab
 
 INTRO = """# ALBERT masked-LM demo
@@ -43,56 +45,60 @@ def new_session(session_id):
     return session_id or uuid.uuid4().hex
 
 
-def add_api(handlers):
+def add_api(predictions, annotations):
     """Endpoints for programs (gradio_client), named after what they do."""
 
     @user_errors
-    def predict(text: str, preset: str = EMBEDDED_PRESET, top_k: int = 5) -> dict:
+    def predict(text: str, preset: str = EMBEDDED_PRESET, top_k: int = 5,
+                session_id: str = "") -> dict:
         """Top-k tokens with probabilities for every [MASK] (independently), and the text
-        filled with the best guesses."""
-        return handlers.predict(text, preset, top_k)
+        filled with the best guesses. session_id: needed only for your finetuned/ models."""
+        return predictions.predict(text, preset, top_k, session_id=session_id)
 
     @user_errors
-    def predict_joint(text: str, preset: str = EMBEDDED_PRESET, top_k: int = 5) -> dict:
+    def predict_joint(text: str, preset: str = EMBEDDED_PRESET, top_k: int = 5,
+                      session_id: str = "") -> dict:
         """Fill the [MASK]s one at a time, most confident first, re-predicting after each."""
-        return handlers.predict_joint(text, preset, top_k)
+        return predictions.predict_joint(text, preset, top_k, session_id=session_id)
 
     @user_errors
-    def score_candidates(text: str, preset: str = EMBEDDED_PRESET,
-                         candidates: str = "") -> dict:
+    def score_candidates(text: str, preset: str = EMBEDDED_PRESET, candidates: str = "",
+                         session_id: str = "") -> dict:
         """Probability of each comma-separated candidate word at every [MASK]."""
-        return handlers.score_candidates(text, preset, candidates)
+        return predictions.score_candidates(text, preset, candidates, session_id=session_id)
 
     @user_errors
     def attention(text: str, preset: str = EMBEDDED_PRESET, layer: int = -1,
-                  head: int = -1) -> dict:
+                  head: int = -1, session_id: str = "") -> dict:
         """Tokens and attention weights (layer/head index, or -1 for all)."""
-        return handlers.attention(text, preset, layer, head)
+        return predictions.attention(text, preset, layer, head, session_id=session_id)
 
     @user_errors
     def annotate(text: str, preset: str = EMBEDDED_PRESET, mask_ordinal: int = 0,
                  verdict: str = "", correct_token: str = "", tag: str = "",
                  note: str = "", session_id: str = "") -> dict:
         """Save a judgement of one [MASK] (0-based ordinal) with the model's top-10.
-        session_id: whose row it is (the same id lets you search, edit, delete it)."""
-        return handlers.annotate(session_id or None, preset, text, mask_ordinal, verdict or None,
-                                 correct_token, tag, note)
+        session_id (required): whose row it is; the same id lets you search, edit and
+        delete it."""
+        return annotations.annotate(session_id, preset, text, mask_ordinal, verdict or None,
+                                    correct_token, tag, note)
 
     def engine_stats() -> dict:
         """Compilations so far, loaded presets, and whether warm-up has finished."""
-        return handlers.engine_stats()
+        return predictions.engine_stats()
 
     for fn in (predict, predict_joint, score_candidates, attention, annotate, engine_stats):
         # Light, thread-safe calls: served directly, without the queue's per-event overhead.
         gr.api(fn, api_name=fn.__name__, queue=False)
 
 
-def build_demo(handlers, data_dir, title="ALBERT masked-LM demo"):
+def build_demo(context, title="ALBERT masked-LM demo"):
+    """context: a `UIContext` with the services; its page parts are filled in here."""
+    predictions = context.predictions
     with gr.Blocks(title=title) as demo:
-        session = gr.BrowserState(None, storage_key="albert_demo_session",
-                                  secret=browser_secret(data_dir))
-        context = UIContext(handlers=handlers, cache=handlers.cache, store=handlers.store,
-                            session=session, data_dir=Path(data_dir))
+        context.session = gr.BrowserState(None, storage_key="albert_demo_session",
+                                          secret=browser_secret(context.data_dir))
+        session = context.session
         gr.Markdown(INTRO)
         with gr.Tabs():
             with gr.Tab("Predict", id="predict"):
@@ -100,24 +106,25 @@ def build_demo(handlers, data_dir, title="ALBERT masked-LM demo"):
             with gr.Tab("Attention", id="attention"):
                 build_attention_tab(context, after_predict)
             with gr.Tab("Annotations", id="annotations"):
-                if handlers.store is not None:
+                if context.store is not None:
                     refresh_annotations = build_annotations_tab(context)
                 else:
                     refresh_annotations = None
                     gr.Markdown("Annotations are turned off on this server.")
             refresh_finetune = None
             with gr.Tab("Fine-tune", id="finetune"):
-                if handlers.data_dir is not None:
-                    refresh_finetune = build_finetune_placeholder(context)
+                if context.finetune is not None:
+                    refresh_finetune = build_finetune_tab(context)
                 else:
                     gr.Markdown("Fine-tuning is turned off: the server's data folder is not "
                                 "writable.")
-        add_api(handlers)
+        add_api(predictions, context.annotations)
         load = demo.load(new_session, [session], [session], api_name="session",
                          api_visibility="private")
         # The person's own fine-tuned models join the preset dropdown.
-        load.then(lambda s: gr.Dropdown(choices=handlers.preset_choices(s)), [session],
-                  [context.presets], api_name="preset_choices", api_visibility="private")
+        load.then(lambda s: gr.Dropdown(choices=preset_choices(predictions.finetuned_names(s))),
+                  [session], [context.presets], api_name="preset_choices",
+                  api_visibility="private")
         if refresh_annotations:
             load.then(**refresh_annotations, api_name="annotations_on_load",
                       api_visibility="private")
@@ -125,14 +132,3 @@ def build_demo(handlers, data_dir, title="ALBERT masked-LM demo"):
             load.then(**refresh_finetune, api_name="finetune_on_load",
                       api_visibility="private")
     return demo
-
-
-def build_finetune_placeholder(context):
-    try:
-        from albert_demo.ui.finetune_tab import build_finetune_tab
-    except ModuleNotFoundError as error:
-        if error.name != "albert_demo.ui.finetune_tab":
-            raise
-        gr.Markdown("Fine-tuning on your annotations is coming soon.")
-        return None
-    return build_finetune_tab(context)

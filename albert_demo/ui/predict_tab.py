@@ -4,12 +4,15 @@ The last prediction (with its attention maps) is kept in `context.analysis`, so 
 Attention tab and the annotation form use it without running the model again.
 """
 
+import html
+
 import gradio as gr
 
+from albert_demo.masks import fill_masks
 from albert_demo.plots import predictions_chart
 from albert_demo.presets.registry import EMBEDDED_PRESET
 from albert_demo.ui.errors import user_errors
-from albert_demo.ui.handlers import filled_html, official_preset_note, preset_choices
+from albert_demo.ui.preset_choices import official_preset_note, preset_choices
 
 EXAMPLES = [
     "The capital of France is [MASK].",
@@ -34,6 +37,13 @@ INSERT_MASK_JS = """(value) => {
 }"""
 
 
+def filled_html(text, result):
+    """The text with each [MASK] replaced by its best guess, highlighted; all text escaped."""
+    marked = [f'<mark title="[MASK] {n}">{html.escape(m["predictions"][0]["token"])}</mark>'
+              for n, m in enumerate(result["masks"], 1)]
+    return f'<p class="filled-text">{fill_masks(html.escape(text), marked)}</p>'
+
+
 def mask_label(n, mask):
     return f"[MASK] {n} (token {mask['index']}): best guess {mask['predictions'][0]['token']!r}"
 
@@ -46,7 +56,7 @@ def candidate_rows(scores):
 
 
 def build_predict_tab(context):
-    handlers = context.handlers
+    predictions, annotations = context.predictions, context.annotations
     with gr.Row():
         with gr.Column(scale=3):
             text = gr.Textbox(label="Text (one or more [MASK])", lines=3,
@@ -57,7 +67,7 @@ def build_predict_tab(context):
                 predict = gr.Button("Predict", variant="primary", elem_id="predict-button")
             gr.Examples(EXAMPLES, inputs=[text], label="Examples (click to use)")
         with gr.Column(scale=2):
-            preset = gr.Dropdown(preset_choices(), value=handlers.default_preset or
+            preset = gr.Dropdown(preset_choices(), value=predictions.default_preset or
                                  EMBEDDED_PRESET, label="Preset", allow_custom_value=True,
                                  info=official_preset_note() + " Or type hf://owner/repo.")
             top_k = gr.Slider(1, 50, value=5, step=1, label="Top-k per [MASK]")
@@ -92,8 +102,8 @@ def build_predict_tab(context):
 
     @user_errors
     def run(text, preset, top_k, mode, candidates, session_id, progress=gr.Progress()):
-        found = handlers.analyse(text, preset, top_k, mode, candidates, progress=progress,
-                                 session_id=session_id)
+        found = predictions.analyse(text, preset, top_k, mode, candidates,
+                                    session_id=session_id, progress=progress)
         result = found["result"]
         labels = [(mask_label(n, m), n - 1) for n, m in enumerate(result["masks"], 1)]
         rows = candidate_rows(found["candidates"])
@@ -116,11 +126,12 @@ def build_predict_tab(context):
             raise gr.Error("Predict first, then annotate the predictions.")
         if verdict is None and not correct:
             raise gr.Error("Mark the guess right or wrong, or give the right word.")
-        row = handlers.annotate(session_id, found["preset"], found["text"], ordinal or 0,
+        row = annotations.annotate(session_id, found["preset"], found["text"], ordinal or 0,
                                 verdict, correct, tag, note, shown=found)
         return f"Saved annotation #{row['id']} ({row['verdict'] or 'no verdict'})."
 
-    preset.focus(lambda s: gr.Dropdown(choices=handlers.preset_choices(s)), [context.session],
+    preset.focus(lambda s: gr.Dropdown(choices=preset_choices(predictions.finetuned_names(s))),
+                 [context.session],
                  [preset], api_name="predict_presets", api_visibility="private")
     outputs = [analysis, mode_note, filled, chart, scores, raw, mask_pick, correct, saved]
     event = predict.click(run, [text, preset, top_k, mode, candidates, context.session], outputs,

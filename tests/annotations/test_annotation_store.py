@@ -62,10 +62,19 @@ def test_add_get_update_delete(store):
 
 def test_ownership(store, open_store):
     a = store.add(**rec())
-    with pytest.raises(PermissionError, match="belongs to another session"):
-        store.update(a.id, "mallory", verdict="wrong")
-    with pytest.raises(PermissionError, match="belongs to another session"):
-        store.delete(a.id, "mallory")
+    # Someone else's row and a missing row get the same answer: ids cannot be probed.
+    missing = a.id + 1000
+    for action in (lambda i: store.update(i, "mallory", verdict="wrong"),
+                   lambda i: store.delete(i, "mallory")):
+        with pytest.raises(AnnotationNotFound) as theirs:
+            action(a.id)
+        with pytest.raises(AnnotationNotFound) as absent:
+            action(missing)
+        assert str(theirs.value).replace(str(a.id), "N") == \
+            str(absent.value).replace(str(missing), "N")
+    # A non-whole id names no row (it is never rounded to a neighbour).
+    with pytest.raises(AnnotationError, match="whole number"):
+        store.delete(a.id + 0.5, "alice")
     assert store.get(a.id) == a  # untouched
     # Private reads: other sessions do not see it.
     assert store.get(a.id, session_id="mallory") is None

@@ -28,9 +28,9 @@ def store(tmp_path):
 
 
 @pytest.fixture()
-def handlers(model_cache, store):
-    from albert_demo.ui.handlers import Handlers
-    return Handlers(model_cache, store)
+def services(model_cache, store):
+    from tests.harness.services import build_services
+    return build_services(model_cache, store)
 
 
 def free_port():

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from albert_demo.annotations import AnnotationStore
 from albert_demo.engine import ModelCache
 from albert_demo.finetune import FinetuneDataError, FinetuneSettings
-from albert_demo.ui.handlers import USER_ERRORS, Handlers
+from albert_demo.errors import UserError
+from tests.harness.services import build_services
 
 SETTINGS = settings(max_examples=80, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -23,25 +24,25 @@ JSON = st.recursive(SCALAR, lambda inner: st.lists(inner, max_size=3)
 @pytest.fixture(scope="module")
 def handlers(tmp_path_factory):
     data = tmp_path_factory.mktemp("data")
-    return Handlers(ModelCache(), AnnotationStore.from_env(data), data_dir=data)
+    return build_services(ModelCache(), AnnotationStore.from_env(data), data_dir=data)
 
 
 CALLS = {
-    "preset": lambda h, v: h.predict(TEXT, v, 3),
-    "top_k": lambda h, v: h.predict(TEXT, TINY, v),
-    "text": lambda h, v: h.predict(v, TINY, 3),
-    "joint top_k": lambda h, v: h.predict_joint(TEXT, TINY, v),
-    "candidates": lambda h, v: h.score_candidates(TEXT, TINY, v),
-    "layer": lambda h, v: h.attention(TEXT, TINY, v, 0),
-    "head": lambda h, v: h.attention(TEXT, TINY, 0, v),
-    "session": lambda h, v: h.annotate(v, TINY, TEXT, 0, "right"),
-    "mask_ordinal": lambda h, v: h.annotate("s1", TINY, TEXT, v, "right"),
-    "verdict": lambda h, v: h.annotate("s1", TINY, TEXT, 0, v),
-    "correct_token": lambda h, v: h.annotate("s1", TINY, TEXT, 0, "wrong", v),
-    "note": lambda h, v: h.annotate("s1", TINY, TEXT, 0, "right", None, None, v),
-    "search query": lambda h, v: h.search_annotations("s1", v),
-    "verdict filter": lambda h, v: h.search_annotations("s1", None, None, None, v),
-    "annotation id": lambda h, v: h.delete_annotation("s1", v),
+    "preset": lambda h, v: h.predictions.predict(TEXT, v, 3),
+    "top_k": lambda h, v: h.predictions.predict(TEXT, TINY, v),
+    "text": lambda h, v: h.predictions.predict(v, TINY, 3),
+    "joint top_k": lambda h, v: h.predictions.predict_joint(TEXT, TINY, v),
+    "candidates": lambda h, v: h.predictions.score_candidates(TEXT, TINY, v),
+    "layer": lambda h, v: h.predictions.attention(TEXT, TINY, v, 0),
+    "head": lambda h, v: h.predictions.attention(TEXT, TINY, 0, v),
+    "session": lambda h, v: h.annotations.annotate(v, TINY, TEXT, 0, "right"),
+    "mask_ordinal": lambda h, v: h.annotations.annotate("s1", TINY, TEXT, v, "right"),
+    "verdict": lambda h, v: h.annotations.annotate("s1", TINY, TEXT, 0, v),
+    "correct_token": lambda h, v: h.annotations.annotate("s1", TINY, TEXT, 0, "wrong", v),
+    "note": lambda h, v: h.annotations.annotate("s1", TINY, TEXT, 0, "right", None, None, v),
+    "search query": lambda h, v: h.annotations.search("s1", v),
+    "verdict filter": lambda h, v: h.annotations.search("s1", None, None, None, v),
+    "annotation id": lambda h, v: h.annotations.delete("s1", v),
 }
 
 
@@ -53,7 +54,7 @@ CALLS = {
 def test_handler_arguments_of_any_json_type(handlers, argument, value):
     try:
         CALLS[argument](handlers, value)
-    except USER_ERRORS as error:
+    except UserError as error:
         assert str(error)
 
 

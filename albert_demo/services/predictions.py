@@ -1,0 +1,101 @@
+"""Predictions, candidate scores and attention from the compiled engine, for whoever asks:
+`finetuned/<name>` resolves among the caller's own fine-tuned models."""
+
+import threading
+
+from albert_demo.engine.errors import InputError, text_or_none, whole_number
+from albert_demo.presets.registry import EMBEDDED_PRESET
+from albert_demo.services.callers import caller_id
+
+WARMUP_LENGTHS = (16, 32, 64, 128)
+FINETUNED_PREFIX = "finetuned/"
+
+
+def json_ready(result):
+    """A prediction without the arrays only the page uses."""
+    return {k: v for k, v in result.items() if k not in ("attention", "tokens")}
+
+
+class PredictionService:
+    """cache: `ModelCache`; finetuned: a `FinetunedRegistry` (None: fine-tuning is off)."""
+
+    def __init__(self, cache, finetuned=None, default_preset=EMBEDDED_PRESET):
+        self.cache = cache
+        self.finetuned = finetuned
+        self.default_preset = default_preset
+        self.warm = threading.Event()
+
+    def preset_name(self, preset):
+        return (text_or_none(preset, "preset") or self.default_preset).strip()
+
+    def model(self, preset, session_id=None, progress=None):
+        """A loaded preset; `finetuned/<name>` is looked up among the caller's models."""
+        preset = self.preset_name(preset)
+        if preset.startswith(FINETUNED_PREFIX):
+            if self.finetuned is None:
+                raise InputError("Fine-tuned models are not enabled on this server.")
+            owner = caller_id(session_id)  # whose model: never a shared default
+            return self.finetuned.predictor(owner, preset, models=self.cache)
+        return self.cache.get(preset, progress=progress)
+
+    def finetuned_names(self, session_id):
+        if self.finetuned is None or not caller_id(session_id, required=False):
+            return []
+        return self.finetuned.names(session_id)
+
+    def warm_up(self, preset=None, lengths=WARMUP_LENGTHS):
+        """Load a preset and compile its forward for the common shapes (background)."""
+        try:
+            self.model(preset).warmup(lengths=lengths, with_attention=(False, True))
+        finally:
+            self.warm.set()
+
+    def engine_stats(self):
+        loaded = self.cache.loaded()
+        traces = {name: self.cache.get(name).compiled.trace_count for name in loaded}
+        return {"traces": sum(traces.values()), "traces_per_preset": traces,
+                "loaded": loaded, "warm": self.warm.is_set()}
+
+    def predict(self, text, preset=None, top_k=5, session_id=None, progress=None):
+        """The /predict JSON: independent top-k for every [MASK]."""
+        return self.model(preset, session_id, progress).predict(text, top_k)
+
+    def predict_joint(self, text, preset=None, top_k=5, session_id=None, progress=None):
+        return self.model(preset, session_id, progress).predict_joint(text, top_k)
+
+    def score_candidates(self, text, preset=None, candidates="", session_id=None,
+                         progress=None):
+        return self.model(preset, session_id, progress).score_candidates(text, candidates)
+
+    def analyse(self, text, preset=None, top_k=5, mode="independent", candidates="",
+                session_id=None, progress=None):
+        """Everything the Predict tab shows, from one compiled forward (plus the joint
+        re-predictions when asked): predictions, attention, candidate scores."""
+        model = self.model(preset, session_id, progress)
+        result = model.predict(text, top_k, with_attention=True)
+        shown = model.predict_joint(text, top_k) if mode == "joint" else json_ready(result)
+        scores = model.score_candidates(text, candidates) if (candidates or "").strip() else None
+        mask_indices = [m["index"] for m in result["masks"]]
+        return {"text": text, "preset": model.name, "result": shown, "candidates": scores,
+                "tokens": result["tokens"], "mask_indices": mask_indices,
+                "attention": result["attention"]}
+
+    def attention(self, text, preset=None, layer=-1, head=-1, session_id=None, progress=None):
+        """Tokens and attention weights (rows attend to columns) as nested lists.
+
+        layer/head: an index, or -1 for all; the shape is given in "shape"."""
+        found = self.model(preset, session_id, progress).attention(text)
+        weights = found["attention"]
+        layers, heads = weights.shape[:2]
+        layer, head = whole_number(layer, "layer"), whole_number(head, "head")
+        if not -1 <= layer < layers:
+            raise InputError(f"layer must be -1 (all) or 0..{layers - 1}.")
+        if not -1 <= head < heads:
+            raise InputError(f"head must be -1 (all) or 0..{heads - 1}.")
+        if layer >= 0:
+            weights = weights[layer:layer + 1]
+        if head >= 0:
+            weights = weights[:, head:head + 1]
+        return {"tokens": found["tokens"], "mask_indices": found["mask_indices"],
+                "layers": layers, "heads": heads, "layer": layer, "head": head,
+                "shape": list(weights.shape), "attention": weights.round(5).tolist()}

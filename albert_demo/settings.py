@@ -1,0 +1,140 @@
+"""Every setting the server reads from its environment, in one place.
+
+`Settings.from_env()` parses the variables once, with their defaults and the reason for
+each bound. Modules read the settings in force with `current()`: the object `app.py`
+installed with `use(...)` (a public server tightens some policies there, without writing
+to `os.environ`), or, when nothing was installed (the library, the tests), a fresh read of
+the environment, so a changed variable takes effect at once.
+
+    from albert_demo import settings
+    settings.current().max_chars            # 2000 unless ALBERT_DEMO_MAX_CHARS says otherwise
+    settings.use(settings.Settings.from_env().for_public())
+"""
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+TRUE_WORDS = ("1", "true", "yes", "on")
+
+
+def _number(environ, name, default, kind=int):
+    """A number from the environment; a value that is not one keeps the default."""
+    try:
+        return kind(float(environ.get(name, default)))
+    except (TypeError, ValueError):
+        return default
+
+
+def _flag(environ, name, default):
+    value = environ.get(name)
+    return default if value is None else value.strip().lower() in TRUE_WORDS
+
+
+def _paths(value):
+    return None if value is None else tuple(Path(p).resolve() for p in value.split(os.pathsep)
+                                            if p)
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where the server keeps annotations, compiled programs and fine-tuned models.
+    data_dir: Path = Path("./.albert_demo_data").resolve()
+    database_url: str | None = None           # PostgreSQL for annotations when given
+    jax_cache: Path | None = None             # default: <data_dir>/jax_cache
+    # Presets.
+    allowed_dirs: tuple | None = None         # None: anywhere locally; $DATA/models if public
+    max_download_bytes: int = 2_000_000_000   # the largest official ALBERT is ~0.9 GB
+    kaggle_handles: str | None = None         # "any"; "official" when public
+    preset_source: str = "hf"                 # "kaggle": official presets from Kaggle
+    cache_bytes: int = 4_000_000_000          # loaded presets, parameters + programs
+    # One request.
+    max_chars: int = 2000
+    max_masks: int = 20
+    max_top_k: int = 50
+    # Fine-tuning.
+    max_upload_bytes: int = 5 * 1024 * 1024
+    finetune_max_steps: int = 2000
+    finetune_max_seconds: float = 1800.0
+    max_concurrent_trainings: int = 1
+    share_finetuned: bool = False
+    data_parallel: bool = True
+    training_yield: float = 3.0
+    # One run's estimated peak memory: a 16 GB Space shared with serving.
+    finetune_memory_bytes: int = 4_000_000_000
+    # Serving.
+    concurrency: int = 4                      # requests run at once per event
+    public: bool = False
+
+    @classmethod
+    def from_env(cls, environ=None):
+        env = os.environ if environ is None else environ
+        d = cls()
+        data_dir = Path(env.get("ALBERT_DEMO_DATA_DIR") or d.data_dir).resolve()
+        jax_cache = env.get("ALBERT_DEMO_JAX_CACHE")
+        return cls(
+            data_dir=data_dir,
+            database_url=(env.get("ALBERT_DEMO_DATABASE_URL") or "").strip() or None,
+            jax_cache=Path(jax_cache) if jax_cache else None,
+            allowed_dirs=_paths(env.get("ALBERT_DEMO_ALLOWED_DIRS")),
+            max_download_bytes=_number(env, "ALBERT_DEMO_MAX_DOWNLOAD_BYTES",
+                                       d.max_download_bytes),
+            kaggle_handles=(env.get("ALBERT_DEMO_KAGGLE_HANDLES") or "").strip().lower()
+            or None,
+            preset_source=env.get("ALBERT_DEMO_PRESET_SOURCE", d.preset_source),
+            cache_bytes=_number(env, "ALBERT_DEMO_CACHE_BYTES", d.cache_bytes),
+            max_chars=_number(env, "ALBERT_DEMO_MAX_CHARS", d.max_chars),
+            max_masks=_number(env, "ALBERT_DEMO_MAX_MASKS", d.max_masks),
+            max_top_k=_number(env, "ALBERT_DEMO_MAX_TOP_K", d.max_top_k),
+            max_upload_bytes=_number(env, "ALBERT_DEMO_MAX_UPLOAD_BYTES", d.max_upload_bytes),
+            finetune_max_steps=_number(env, "ALBERT_DEMO_FINETUNE_MAX_STEPS",
+                                       d.finetune_max_steps),
+            finetune_max_seconds=_number(env, "ALBERT_DEMO_FINETUNE_MAX_SECONDS",
+                                         d.finetune_max_seconds, float),
+            max_concurrent_trainings=_number(env, "ALBERT_DEMO_MAX_CONCURRENT_TRAININGS",
+                                             d.max_concurrent_trainings),
+            share_finetuned=_flag(env, "ALBERT_DEMO_SHARE_FINETUNED", d.share_finetuned),
+            data_parallel=_flag(env, "ALBERT_DEMO_DATA_PARALLEL", d.data_parallel),
+            training_yield=_number(env, "ALBERT_DEMO_TRAINING_YIELD", d.training_yield, float),
+            finetune_memory_bytes=_number(env, "ALBERT_DEMO_FINETUNE_MEMORY_BYTES",
+                                          d.finetune_memory_bytes),
+            concurrency=_number(env, "ALBERT_DEMO_CONCURRENCY", d.concurrency),
+        )
+
+    def for_public(self):
+        """The same settings on a public server (a Space, --share, a non-loopback host)."""
+        return dataclasses.replace(self, public=True)
+
+    @property
+    def local_preset_dirs(self):
+        """Folders local presets may come from; None means anywhere. A public server
+        allows only its data folder's models unless the operator allow-listed others."""
+        if self.allowed_dirs is None and self.public:
+            return (self.data_dir / "models",)
+        return self.allowed_dirs
+
+    @property
+    def official_kaggle_only(self):
+        """kagglehub unpacks an archive without a size bound, so a public server fetches
+        only the official ALBERT archives unless the operator says "any"."""
+        return (self.kaggle_handles or ("official" if self.public else "any")) == "official"
+
+    @property
+    def compilation_cache(self):
+        return self.jax_cache or self.data_dir / "jax_cache"
+
+
+_installed = None
+
+
+def use(settings):
+    """Install the settings the whole process reads (app.py, once at start)."""
+    global _installed
+    _installed = settings
+    return settings
+
+
+def current():
+    """The installed settings, or a fresh read of the environment."""
+    return _installed if _installed is not None else Settings.from_env()
