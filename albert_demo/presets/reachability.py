@@ -117,7 +117,7 @@ def cached_download(repo, revision=None):
             layout = "keras" if "registered_name" in json.load(f) else "hf"
         if all(cached(filename) for filename in REQUIRED_FILES[layout]):
             return Path(config).parent
-    except (OSError, ValueError):  # a broken cache entry is not a download
+    except Exception:  # a broken cache entry or odd repo id is not a download
         pass
     return None
 

@@ -1,5 +1,6 @@
 """The preset dropdown: every preset with its size and whether using it needs a download."""
 
+from albert_demo.presets.reachability import cached_download
 from albert_demo.presets.registry import OFFICIAL_PRESETS, all_presets
 
 
@@ -8,14 +9,8 @@ def _params(n):
 
 
 def is_cached(info):
-    """Whether an official preset's files are already in the Hugging Face cache."""
-    if info.local_dir is not None:
-        return True
-    try:
-        from huggingface_hub import try_to_load_from_cache
-        return isinstance(try_to_load_from_cache(info.hf_repo, "config.json"), str)
-    except Exception:  # a broken cache only means "not cached"
-        return False
+    """Whether an official preset was downloaded completely (so it works offline)."""
+    return info.local_dir is not None or cached_download(info.hf_repo) is not None
 
 
 def preset_choices(finetuned_names=()):
@@ -25,7 +20,7 @@ def preset_choices(finetuned_names=()):
         if info.local_dir is not None:
             where = "embedded"
         else:
-            where = "cached" if is_cached(info) else "download needed"
+            where = "cached" if is_cached(info) else "needs network to download"
         choices.append((f"{name} ({_params(info.parameters)}, {where})", name))
     return choices + [(f"{name} (fine-tuned, yours)", name) for name in finetuned_names]
 

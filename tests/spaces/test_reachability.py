@@ -187,3 +187,21 @@ def test_from_preset_with_hf_endpoint_set_fails_in_under_3_seconds(tmp_path):
     result = json.loads(out.strip().splitlines()[-1])
     assert result["error"].startswith("PresetError") and UNREACHABLE in result["error"]
     assert result["seconds"] < 3, result
+
+
+def test_the_dropdown_says_needs_network_until_a_download_has_completed(hub):
+    import huggingface_hub.constants as constants
+    from albert_demo.ui.preset_choices import preset_choices
+
+    def label(name):
+        return dict((value, text) for text, value in preset_choices())[name]
+
+    assert "needs network" in label("albert_base_en_uncased")
+    assert "embedded" in label(EMBEDDED_PRESET)
+    cache = Path(constants.HF_HUB_CACHE)
+    snapshot = fake_cached_download(cache, "albert/albert-base-v2", ["config.json"])
+    assert "needs network" in label("albert_base_en_uncased")  # config alone: not usable
+    (snapshot / "config.json").write_text(json.dumps({"model_type": "albert"}))
+    (snapshot / "model.safetensors").write_bytes(b"weights")
+    (snapshot / "spiece.model").write_bytes(b"spm")
+    assert label("albert_base_en_uncased").endswith(", cached)")
