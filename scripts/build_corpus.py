@@ -26,6 +26,7 @@ Examples:
   python scripts/build_corpus.py --list          # show sources and weights
   python scripts/build_corpus.py --only sotu brown nlp_corpus
   python scripts/build_corpus.py --re-extract linux_doc
+  python scripts/build_corpus.py --v2            # + data/corpus/train_v2.txt (v2 pretraining)
 """
 from __future__ import annotations
 
@@ -892,6 +893,9 @@ def main():
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--list", action="store_true", help="list sources and weights, then exit")
     ap.add_argument("--extract-only", action="store_true", help="only fetch and extract, do not write the corpus")
+    ap.add_argument("--v2", action="store_true",
+                    help="also write train_v2.txt: decontaminated against valid.txt, near-duplicates and "
+                         "code-heavy lines removed (train.txt and valid.txt stay exactly v1's)")
     args = ap.parse_args()
 
     if args.list:
@@ -947,7 +951,7 @@ def main():
     frac = min(frac, 0.2)
     log(f"held-out fraction per source: {frac:.4f}")
 
-    train, valid = [], []
+    train, valid, rests = [], [], []
     for s in todo:
         name = s["name"]
         if name not in texts:
@@ -959,14 +963,8 @@ def main():
         hold, rest = paras[:n_hold], paras[n_hold:]
         ef = eff_factor(s, src_mb[name])
         hold = hold[:max(1, round(len(hold) * ef))]
-        capped = rest
-        if s.get("cap_mb") and mb(rest) > s["cap_mb"]:
-            budget, capped = s["cap_mb"] * 1e6, []
-            for p in rest:  # already shuffled: a random subset
-                budget -= len(p.encode()) + 1
-                if budget < 0:
-                    break
-                capped.append(p)
+        rests.append((s, rest))
+        capped = cap(rest, s.get("cap_mb"))
         w = weighted(capped, s["weight"], rng)
         train.extend(w)
         valid.extend(hold)
@@ -995,6 +993,97 @@ def main():
         f.write("\n")
     log(f"wrote {CORPUS}/train.txt ({mb(train):.1f} MB, {len(train)} paragraphs), "
         f"valid.txt ({mb(valid):.1f} MB, {len(valid)} paragraphs), sources.json")
+    if args.v2:
+        build_train_v2(rests, valid, args.seed)
+
+
+def cap(rest, cap_mb):
+    """A random (rest is shuffled) prefix of at most cap_mb MB."""
+    if not cap_mb or mb(rest) <= cap_mb:
+        return rest
+    budget, capped = cap_mb * 1e6, []
+    for p in rest:
+        budget -= len(p.encode()) + 1
+        if budget < 0:
+            break
+        capped.append(p)
+    return capped
+
+
+# --------------------------------------------------------------------------
+# v2 training text: the same held-out split, a cleaner train side
+# --------------------------------------------------------------------------
+DECONTAM_N = 13            # drop train paragraphs sharing a word 13-gram with valid.txt
+MAX_CODE_WORD_RATIO = 0.15  # drop paragraphs where more words than this look like code
+CODE_WORD = re.compile(r"[_{}<>=\\|]|\(\)|::|->|^--?\w|/\w+/|\w\.\w+\(|^\$|\b[a-z]+[A-Z]\w*")
+
+
+def near_dup_key(p):
+    """Letters only, lower-cased: paragraphs differing in case, digits, spacing or
+    punctuation share a key."""
+    return re.sub(r"[^a-z]+", "", p.lower())
+
+
+def word_ngrams(p, n=DECONTAM_N):
+    w = re.findall(r"[a-z0-9]+", p.lower())
+    return {hashlib.md5(" ".join(w[i:i + n]).encode()).digest()[:8]
+            for i in range(len(w) - n + 1)}
+
+
+def code_word_ratio(p):
+    words = p.split()
+    return sum(1 for w in words if CODE_WORD.search(w)) / max(1, len(words))
+
+
+def build_train_v2(rests, valid, seed):
+    """data/corpus/train_v2.txt: v1's per-source train side (valid.txt is not touched, so
+    v1 and v2 are scored on the same held-out paragraphs), further cleaned BEFORE capping
+    and weighting:
+      1. decontamination: no paragraph whose near-dup key equals a held-out paragraph's,
+         or that shares a word 13-gram with any held-out paragraph;
+      2. near-duplicates: one paragraph per near-dup key across all sources (first
+         source in SOURCES order wins, as for exact duplicates);
+      3. code-heavy technical lines: more than 15% of words with code characters
+         (identifiers, `->`, `::`, `foo()`, paths, options).
+    Then the same caps and weights as v1 (its own seeded draws), shuffled."""
+    valid_keys = {near_dup_key(p) for p in valid}
+    valid_grams = set()
+    for p in valid:
+        valid_grams |= word_ngrams(p)
+    seen, train, report = set(), [], []
+    for s, rest in rests:
+        drops = dict(heldout_overlap=0, near_duplicate=0, code_heavy=0)
+        kept = []
+        for p in rest:
+            k = near_dup_key(p)
+            if k in valid_keys or not word_ngrams(p).isdisjoint(valid_grams):
+                drops["heldout_overlap"] += 1
+            elif k in seen:
+                drops["near_duplicate"] += 1
+            elif code_word_ratio(p) > MAX_CODE_WORD_RATIO:
+                drops["code_heavy"] += 1
+            else:
+                seen.add(k)
+                kept.append(p)
+        rng = random.Random(f"{seed}:{s['name']}:v2")
+        w = weighted(cap(kept, s.get("cap_mb")), s["weight"], rng)
+        train.extend(w)
+        report.append(dict(name=s["name"], paragraphs_before=len(rest), dropped=drops,
+                           mb_train=round(mb(w), 2)))
+        log(f"v2 {s['name']:18s} dropped {sum(drops.values()):6d} of {len(rest):6d} "
+            f"({drops}) -> train {mb(w):6.2f} MB")
+    random.Random(f"{seed}:v2").shuffle(train)
+    with open(os.path.join(CORPUS, "train_v2.txt"), "w", encoding="utf-8") as f:
+        for p in train:
+            f.write(p + "\n")
+    summary = dict(train_mb=round(mb(train), 2), train_paragraphs=len(train),
+                   decontam_ngram=DECONTAM_N, max_code_word_ratio=MAX_CODE_WORD_RATIO,
+                   sources=report)
+    with open(os.path.join(CORPUS, "sources_v2.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    log(f"wrote {CORPUS}/train_v2.txt ({mb(train):.1f} MB, {len(train)} paragraphs), "
+        f"sources_v2.json; valid.txt unchanged")
 
 
 if __name__ == "__main__":
