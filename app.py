@@ -24,6 +24,8 @@ def parse_args(argv=None):
     parser.add_argument("--port", type=int,
                         default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--share", action="store_true", help="print a public share link")
+    parser.add_argument("--users", default=None, metavar="FILE",
+                        help="log in with 'name:password[:owner]' per line (campaign annotators)")
     parser.add_argument("--concurrency", type=int,
                         default=None,
                         help="requests run at once per event")
@@ -45,11 +47,18 @@ def writable_problem(folder):
     return None
 
 
+def max_upload_bytes(config, store):
+    """The largest file any feature accepts: fine-tune texts, campaign sources, imports."""
+    return max(config.max_upload_bytes, store.import_limit_bytes if store else 0)
+
+
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from albert_demo import settings
+    from albert_demo.spaces.storage import use_space_storage
 
+    use_space_storage()  # on a Space: /data/albert_demo if persistent storage is mounted
     config = settings.Settings.from_env()
     data_dir = config.data_dir
     problem = writable_problem(data_dir)
@@ -62,7 +71,10 @@ def main(argv=None):
     settings.use(config)
 
     from albert_demo.annotations import AnnotationStore
+    from albert_demo.campaigns import CampaignService
+    from albert_demo.campaigns.identity import read_users_file
     from albert_demo.engine import ModelCache, configure_compilation_cache
+    from albert_demo.engine.activity import ServingActivity
     from albert_demo.finetune.service import FinetuneService
     from albert_demo.finetune.registry import FinetunedRegistry
     from albert_demo.services import AnnotationService, EvaluationService, PredictionService
@@ -71,20 +83,26 @@ def main(argv=None):
 
     if not problem:
         configure_compilation_cache(config.compilation_cache)
-    cache = ModelCache()
+    activity = ServingActivity()  # predictions mark it; fine-tuning yields while busy
+    cache = ModelCache(activity=activity)
     store = None if problem else AnnotationStore.from_env(data_dir)
     finetuned = None if problem else FinetunedRegistry(data_dir)
     predictions = PredictionService(cache, finetuned)
     annotations = AnnotationService(store, predictions)
-    finetune = None if problem else FinetuneService(data_dir, models=cache, store=store)
+    finetune = None if problem else FinetuneService(data_dir, models=cache, store=store,
+                                                    serving=activity)
+    users, owners = read_users_file(args.users) if args.users else (None, frozenset())
+    campaigns = None if problem else CampaignService(store, cache, owners=owners)
     context = UIContext(predictions=predictions, annotations=annotations,
                         evaluation=EvaluationService(predictions, annotations),
-                        data_dir=data_dir, finetune=finetune)
+                        data_dir=data_dir, finetune=finetune, campaigns=campaigns)
     threading.Thread(target=predictions.warm_up, name="warm-up", daemon=True).start()
     demo = build_demo(context)
     demo.queue(default_concurrency_limit=args.concurrency or config.concurrency)
+    # Gradio writes an upload to disk before any handler runs: refuse anything larger
+    # than the largest upload a feature accepts at the route itself.
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
-                show_error=True)
+                show_error=True, max_file_size=max_upload_bytes(config, store), auth=users)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,9 @@ class Settings:
     max_chars: int = 2000
     max_masks: int = 20
     max_top_k: int = 50
+    # One layer × one head at 512 tokens is 262k weights; 1M (~8 MB of JSON) allows that,
+    # or every head of a layer up to ~290 tokens, but not everything at 512 (9-37M).
+    max_attention_values: int = 1_048_576
     # Fine-tuning.
     max_upload_bytes: int = 5 * 1024 * 1024
     finetune_max_steps: int = 2000
@@ -87,6 +90,8 @@ class Settings:
             max_chars=_number(env, "ALBERT_DEMO_MAX_CHARS", d.max_chars),
             max_masks=_number(env, "ALBERT_DEMO_MAX_MASKS", d.max_masks),
             max_top_k=_number(env, "ALBERT_DEMO_MAX_TOP_K", d.max_top_k),
+            max_attention_values=_number(env, "ALBERT_DEMO_MAX_ATTENTION_VALUES",
+                                         d.max_attention_values),
             max_upload_bytes=_number(env, "ALBERT_DEMO_MAX_UPLOAD_BYTES", d.max_upload_bytes),
             finetune_max_steps=_number(env, "ALBERT_DEMO_FINETUNE_MAX_STEPS",
                                        d.finetune_max_steps),

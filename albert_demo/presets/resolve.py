@@ -57,6 +57,18 @@ def check_local_path(path, allowed_dirs=None):
     return real
 
 
+def cache_key(handle):
+    """One key per preset however it is spelled: a local folder by its real path (so
+    `./a/./b` and `a/b` and a symlink to it load once); any other handle as given."""
+    if isinstance(handle, str) and (handle.startswith((os.sep, ".", "~"))
+                                    or (os.sep in handle and _exists(handle))):
+        try:
+            return str(Path(handle.strip()).expanduser().resolve())
+        except (OSError, ValueError):  # refused with a clear message when loaded
+            pass
+    return handle
+
+
 def resolve_preset(handle, source=None, allowed_dirs=None, progress=None):
     """Return (local_folder, description) for any preset handle.
 
@@ -105,7 +117,10 @@ def download_hf(repo, name=None, progress=None, revision=None):
     name = name or f"hf://{repo}"
     unreachable = reachability.hub_unreachable_reason()
     if unreachable:  # an earlier complete download, or a clear error now, not retries
-        return reachability.offline_preset(repo, revision, name, unreachable)
+        folder = reachability.cached_download(repo, revision)
+        if folder is None:
+            raise PresetError(reachability.unreachable_message(name, unreachable))
+        return folder
     try:
         config_path, used = _fetch_bounded(repo, "config.json", revision, name, 0)
         import json

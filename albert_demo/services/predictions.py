@@ -1,7 +1,10 @@
 """Predictions, candidate scores and attention from the compiled engine, for whoever asks:
 `finetuned/<name>` resolves among the caller's own fine-tuned models."""
 
+import math
 import threading
+
+from albert_demo import settings
 
 from albert_demo.engine.errors import InputError, text_or_none, whole_number
 from albert_demo.presets.registry import EMBEDDED_PRESET
@@ -9,6 +12,19 @@ from albert_demo.services.callers import caller_id
 
 WARMUP_LENGTHS = (16, 32, 64, 128)
 FINETUNED_PREFIX = "finetuned/"
+
+
+def check_attention_size(shape):
+    """Refuse a reply past the server's bound before it is built: every layer and head at
+    512 tokens is ~9-37M weights (80-300 MB of JSON, ~850 MB of server memory)."""
+    count = math.prod(shape)
+    limit = settings.current().max_attention_values
+    if count > limit:
+        layers, heads, rows, _ = shape
+        raise InputError(f"That is {layers} layer(s) × {heads} head(s) × {rows}² tokens = "
+                         f"{count:,} weights; this server returns at most {limit:,} per "
+                         "request (ALBERT_DEMO_MAX_ATTENTION_VALUES). Choose one layer "
+                         "and/or one head, or a shorter text.")
 
 
 def json_ready(result):
@@ -96,6 +112,7 @@ class PredictionService:
             weights = weights[layer:layer + 1]
         if head >= 0:
             weights = weights[:, head:head + 1]
+        check_attention_size(weights.shape)
         return {"tokens": found["tokens"], "mask_indices": found["mask_indices"],
                 "layers": layers, "heads": heads, "layer": layer, "head": head,
-                "shape": list(weights.shape), "attention": weights.round(5).tolist()}
+                "shape": list(weights.shape), "attention": weights.round(4).tolist()}

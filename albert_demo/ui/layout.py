@@ -14,6 +14,7 @@ import gradio as gr
 from albert_demo.presets.registry import EMBEDDED_PRESET
 from albert_demo.ui.annotations_tab import build_annotations_tab
 from albert_demo.ui.attention_tab import build_attention_tab
+from albert_demo.ui.campaigns_tab import add_campaign_api, build_campaigns_tab
 from albert_demo.ui.finetune_tab import build_finetune_tab
 from albert_demo.ui.errors import user_errors
 from albert_demo.ui.preset_choices import preset_choices
@@ -87,9 +88,13 @@ def add_api(predictions, annotations):
         """Compilations so far, loaded presets, and whether warm-up has finished."""
         return predictions.engine_stats()
 
-    for fn in (predict, predict_joint, score_candidates, attention, annotate, engine_stats):
-        # Light, thread-safe calls: served directly, without the queue's per-event overhead.
+    for fn in (predict, predict_joint, score_candidates, annotate, engine_stats):
+        # Light, thread-safe calls bounded by the request limits: served directly, without
+        # the queue's per-event overhead.
         gr.api(fn, api_name=fn.__name__, queue=False)
+    # Attention replies can be megabytes: in the queue, two at a time, so a burst of them
+    # waits instead of stalling every other user.
+    gr.api(attention, api_name="attention", concurrency_limit=2)
 
 
 def build_demo(context, title="ALBERT masked-LM demo"):
@@ -111,6 +116,12 @@ def build_demo(context, title="ALBERT masked-LM demo"):
                 else:
                     refresh_annotations = None
                     gr.Markdown("Annotations are turned off on this server.")
+            campaigns_on_load = None
+            with gr.Tab("Campaigns", id="campaigns"):
+                if context.campaigns is not None:
+                    campaigns_on_load = build_campaigns_tab(context)
+                else:
+                    gr.Markdown("Campaigns are turned off: the server cannot save data.")
             refresh_finetune = None
             with gr.Tab("Fine-tune", id="finetune"):
                 if context.finetune is not None:
@@ -119,6 +130,8 @@ def build_demo(context, title="ALBERT masked-LM demo"):
                     gr.Markdown("Fine-tuning is turned off: the server's data folder is not "
                                 "writable.")
         add_api(predictions, context.annotations)
+        if context.campaigns is not None:
+            add_campaign_api(context.campaigns, Path(context.data_dir) / "campaign_exports")
         load = demo.load(new_session, [session], [session], api_name="session",
                          api_visibility="private")
         # The person's own fine-tuned models join the preset dropdown.
@@ -130,5 +143,8 @@ def build_demo(context, title="ALBERT masked-LM demo"):
                       api_visibility="private")
         if refresh_finetune:
             load.then(**refresh_finetune, api_name="finetune_on_load",
+                      api_visibility="private")
+        if campaigns_on_load:
+            load.then(**campaigns_on_load, api_name="campaigns_on_load",
                       api_visibility="private")
     return demo
