@@ -28,7 +28,8 @@ the device; `trace_count` counts compilations as in `compiled.py`. Gradient x in
 the `steps = 1` program (the input and the baseline).
 
 A word of several pieces is scored by its first piece, as `score_candidates` does (the
-mask holds one piece); the result lists the pieces and says so.
+mask holds one piece; a bare word-start piece "▁" is skipped, it carries no letters); the
+result lists the pieces and says which one was explained.
 """
 
 import logging
@@ -169,12 +170,14 @@ def resolve_target(tokenizer, token):
     if word.upper() in ("[MASK]", "[CLS]", "[SEP]", "<PAD>", "<UNK>"):
         raise InputError(f"{word!r} is a special token, not a word the model predicts.")
     pieces = [int(i) for i in tokenizer(word)]
-    if not pieces:
+    if tokenizer.unk_token_id in pieces:
+        raise InputError(f"{word!r} is not in this model's vocabulary (the tokenizer "
+                         "cannot spell it from its pieces); try another word.")
+    # A bare word-start marker ("▁" before a rare first letter) says nothing of the word.
+    meaningful = [p for p in pieces if tokenizer.id_to_token(p) != "\u2581"]
+    if not meaningful:
         raise InputError(f"{word!r} has no letters the tokenizer keeps; type a word.")
-    if pieces[0] == tokenizer.unk_token_id:
-        raise InputError(f"{word!r} is not in this model's vocabulary (its first piece is "
-                         "unknown to the tokenizer); try another word.")
-    return pieces[0], pieces
+    return meaningful[0], pieces
 
 
 def explain(predictor, text, mask_ordinal=0, token="", method="integrated_gradients",
@@ -231,5 +234,6 @@ def explain(predictor, text, mask_ordinal=0, token="", method="integrated_gradie
         result["pieces"] = [tokenizer.id_to_token(p) for p in pieces]
         if len(pieces) > 1:
             result["note"] = (f"{token.strip()!r} is {len(pieces)} pieces; the mask holds "
-                              "one, so its first piece is explained.")
+                              f"one, so its first piece {tokenizer.id_to_token(target)!r} "
+                              "is explained.")
     return result
