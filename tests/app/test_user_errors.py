@@ -1,0 +1,69 @@
+"""Every class of bad preset and bad input, sent through every endpoint that takes them,
+comes back as the person's message: never the generic "Something went wrong"."""
+
+import re
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+from albert_demo.presets.registry import EMBEDDED_PRESET
+
+TEXT = "The sky is [MASK]."
+BAD_PRESETS = {
+    "someone's fine-tuned model": ("finetuned/someone", "fine-tuned"),
+    "a path outside": ("../../etc", "preset"),
+    "a folder with no preset": ("/tmp", "preset"),
+    "an unknown name": ("no_such_model", "Unknown preset"),
+    "an over-long name": ("x" * 5000, "at most"),
+    "a NUL byte": ("bad\x00name", "preset"),
+}
+BAD_TEXTS = {
+    "empty": ("", "empty"),
+    "no mask": ("The sky is blue.", r"No \[MASK\]"),
+    "too many masks": ("[MASK] " * 30, "at most"),
+    "too long": ("[MASK] " + "word " * 600, "characters|tokens"),
+}
+# endpoint -> (arguments with the preset and the text as placeholders)
+ENDPOINTS = {
+    "/predict": lambda text, preset: (text, preset, 5, "me"),
+    "/predict_joint": lambda text, preset: (text, preset, 5, "me"),
+    "/score_candidates": lambda text, preset: (text, preset, "blue", "me"),
+    "/attention": lambda text, preset: (text, preset, 0, 0, "me"),
+    "/annotate": lambda text, preset: (text, preset, 0, "right", "", "", "", "me"),
+}
+
+
+@pytest.fixture(scope="module")
+def client(app_server):
+    return Client(app_server.url, verbose=False)
+
+
+def _message(client, endpoint, args):
+    with pytest.raises(AppError) as caught:
+        client.predict(*args, api_name=endpoint)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+@pytest.mark.parametrize("case", sorted(BAD_PRESETS))
+def test_bad_presets_get_their_message(client, endpoint, case):
+    preset, expected = BAD_PRESETS[case]
+    message = _message(client, endpoint, ENDPOINTS[endpoint](TEXT, preset))
+    assert "Something went wrong" not in message
+    assert re.search(expected, message, re.IGNORECASE), message
+
+
+@pytest.mark.parametrize("endpoint", sorted(set(ENDPOINTS) - {"/attention"}))
+@pytest.mark.parametrize("case", sorted(BAD_TEXTS))
+def test_bad_texts_get_their_message(client, endpoint, case):
+    text, expected = BAD_TEXTS[case]
+    message = _message(client, endpoint, ENDPOINTS[endpoint](text, EMBEDDED_PRESET))
+    assert "Something went wrong" not in message
+    assert re.search(expected, message, re.IGNORECASE), message
+
+
+def test_stateful_calls_need_a_session(client):
+    message = _message(client, "/annotate", (TEXT, EMBEDDED_PRESET, 0, "right", "", "", "",
+                                             ""))
+    assert "session_id" in message
