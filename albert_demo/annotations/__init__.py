@@ -4,7 +4,14 @@ Deliberately light: no keras/jax imports here.
 """
 
 from .store import Annotation, AnnotationStore
-from .training import evaluation_items, fill_word, gold_token, to_training_texts
+from .training import (
+    evaluation_items,
+    evaluation_set,
+    fill_word,
+    gold_token,
+    skip_summary,
+    to_training_texts,
+)
 from .validation import MASK, AnnotationError, AnnotationNotFound
 
 __all__ = [
@@ -14,6 +21,8 @@ __all__ = [
     "AnnotationNotFound",
     "AnnotationStore",
     "evaluation_items",
+    "evaluation_set",
+    "skip_summary",
     "fill_word",
     "gold_token",
     "to_training_texts",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
+
+from albert_demo.masks import MASK
 
 from .validation import AnnotationError, validate_record
 
@@ -30,6 +33,94 @@ EXPORT_FIELDS = [
 ]
 _IMPORT_IGNORED = {"id", "session_id"}
 _REQUIRED = {"preset", "text", "mask_index"}
+
+# Shape limits on imported data, checked before anything else so a hostile file gets a
+# short message. An annotation nests 3 levels ({"predictions": [{...}]}) and has 12 fields.
+MAX_JSON_DEPTH = 8
+MAX_COLUMNS = 32
+
+# A hand-written file needs only text (+ right word, tag): `ImportDefaults` fills the rest.
+TEMPLATE_CSV = Path(__file__).with_name("template.csv")
+
+
+@dataclasses.dataclass
+class ImportDefaults:
+    """What a hand-written file may leave out, filled in on import.
+
+    preset: given to rows without one. mask_index_of(text, ordinal): the token position of
+    the text's `ordinal`-th [MASK] under that preset's tokenizer (rows without a
+    mask_ordinal use the first [MASK]). `defaulted` counts the rows that got the preset.
+    Without defaults (None) an import needs preset, text and mask_index in every row.
+    """
+
+    preset: str
+    mask_index_of: Callable[[str, int], int]
+    defaulted: int = 0
+
+    def fill(self, obj: dict) -> None:
+        if obj.get("preset") in (None, ""):
+            obj["preset"] = self.preset
+            self.defaulted += 1
+        text = obj.get("text")
+        if obj.get("mask_index") in (None, "") and isinstance(text, str) and MASK in text:
+            if obj["preset"] != self.preset:
+                raise AnnotationError(
+                    f"mask_index is missing; it is worked out only for rows of {self.preset} "
+                    "(leave preset empty, or give mask_index)", field="mask_index")
+            if obj.get("mask_ordinal") in (None, ""):
+                obj["mask_ordinal"] = 0
+            ordinal = obj["mask_ordinal"]
+            if isinstance(ordinal, str) and ordinal.strip().isdecimal():
+                ordinal = int(ordinal)
+            if isinstance(ordinal, int) and not isinstance(ordinal, bool) and (
+                    0 <= ordinal < text.count(MASK)):
+                obj["mask_index"] = self.mask_index_of(text, ordinal)
+            # else: validation names the bad mask_ordinal
+
+
+def _names(names: Iterable[str], shown: int = 5) -> str:
+    """A few names for a message, never all of a hostile file's thousands."""
+    names = sorted(names)
+    listed = ", ".join(repr(n[:40]) for n in names[:shown])
+    return listed + (f" and {len(names) - shown:,} more" if len(names) > shown else "")
+
+
+def _too_wide(count: int, what: str) -> AnnotationError | None:
+    if count <= MAX_COLUMNS:
+        return None
+    return AnnotationError(f"{count:,} {what}: an annotation has at most "
+                           f"{len(EXPORT_FIELDS)} ({', '.join(EXPORT_FIELDS)})")
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON (a scalar is 0), walked without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth + 1)
+            if depth + 1 > MAX_JSON_DEPTH:
+                break
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _json(text: str, lineno: int, what: str = "") -> Any:
+    """json.loads with the depth limit; errors name the line."""
+    too_deep = AnnotationError(
+        f"line {lineno}: {what}JSON is nested more than {MAX_JSON_DEPTH} levels deep "
+        "(an annotation needs 3)", line=lineno)
+    try:
+        value = json.loads(text)
+    except RecursionError:  # far deeper than the limit: the parser gave up first
+        raise too_deep from None
+    except json.JSONDecodeError as e:
+        raise AnnotationError(f"line {lineno}: {what}invalid JSON ({e.msg})",
+                              line=lineno) from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise too_deep
+    return value
 
 HF_DATA_FILE = "data/train.jsonl"
 
@@ -228,10 +319,16 @@ def _parse_time(value: Any, field: str) -> dt.datetime | None:
     return t.astimezone(dt.timezone.utc)
 
 
-def _record(obj: dict, session_id: str, now: dt.datetime) -> dict:
+def _record(obj: dict, session_id: str, now: dt.datetime,
+            defaults: ImportDefaults | None = None) -> dict:
+    wide = _too_wide(len(obj), "fields")
+    if wide:
+        raise wide
     unknown = set(obj) - set(EXPORT_FIELDS) - _IMPORT_IGNORED
     if unknown:
-        raise AnnotationError(f"unknown field(s) {sorted(unknown)}")
+        raise AnnotationError(f"unknown field(s) {_names(unknown)}")
+    if defaults is not None:
+        defaults.fill(obj)
     missing = _REQUIRED - {k for k, v in obj.items() if v not in (None, "")}
     if missing:
         raise AnnotationError(f"missing required field(s) {sorted(missing)}")
@@ -249,45 +346,35 @@ def _line_error(e: AnnotationError, line: int) -> AnnotationError:
     return AnnotationError(f"line {line}: {e}", line=line, field=e.field)
 
 
-def _parse_jsonl(text: str, session_id: str, now: dt.datetime) -> list[dict]:
+def _parse_jsonl(text: str, session_id: str, now: dt.datetime,
+                 defaults: ImportDefaults | None = None) -> list[dict]:
     out = []
     # Split on \n only: str.splitlines() would also split inside JSON strings
     # on U+2028 etc., which json.dumps(ensure_ascii=False) emits raw.
     for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise AnnotationError(f"line {lineno}: invalid JSON ({e.msg})", line=lineno) from None
+        obj = _json(line, lineno)
         if not isinstance(obj, dict):
             raise AnnotationError(f"line {lineno}: expected a JSON object", line=lineno)
-        out.append(_line_record(obj, lineno, session_id, now))
+        out.append(_line_record(obj, lineno, session_id, now, defaults))
     return out
 
 
-def _line_record(obj: dict, lineno: int, session_id: str, now: dt.datetime) -> dict:
+def _line_record(obj: dict, lineno: int, session_id: str, now: dt.datetime,
+                 defaults: ImportDefaults | None = None) -> dict:
     """One imported row (predictions may arrive as a JSON string); errors name the line."""
     if isinstance(obj.get("predictions"), str):
-        obj["predictions"] = _json_predictions(obj["predictions"], lineno)
+        value = obj["predictions"]
+        obj["predictions"] = [] if not value.strip() else _json(value, lineno, "predictions: ")
     try:
-        return _record(obj, session_id, now)
+        return _record(obj, session_id, now, defaults)
     except AnnotationError as e:
         raise _line_error(e, lineno) from None
 
 
-def _json_predictions(value: str, lineno: int):
-    if value.strip() == "":
-        return []
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError as e:
-        raise AnnotationError(
-            f"line {lineno}: predictions is not valid JSON ({e.msg})", line=lineno
-        ) from None
-
-
-def _parse_csv(text: str, session_id: str, now: dt.datetime) -> list[dict]:
+def _parse_csv(text: str, session_id: str, now: dt.datetime,
+               defaults: ImportDefaults | None = None) -> list[dict]:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
@@ -295,11 +382,14 @@ def _parse_csv(text: str, session_id: str, now: dt.datetime) -> list[dict]:
         return []
     except csv.Error as e:
         raise AnnotationError(f"line 1: malformed CSV header ({e})", line=1) from None
+    wide = _too_wide(len(header), "CSV columns")
+    if wide:
+        raise _line_error(wide, 1)
     header = [h.strip() for h in header]
     unknown = set(header) - set(EXPORT_FIELDS) - _IMPORT_IGNORED
     if unknown:
-        raise AnnotationError(f"line 1: unknown CSV column(s) {sorted(unknown)}", line=1)
-    missing = _REQUIRED - set(header)
+        raise AnnotationError(f"line 1: unknown CSV column(s) {_names(unknown)}", line=1)
+    missing = (_REQUIRED if defaults is None else {"text"}) - set(header)
     if missing:
         raise AnnotationError(f"line 1: missing CSV column(s) {sorted(missing)}", line=1)
     out = []
@@ -321,12 +411,14 @@ def _parse_csv(text: str, session_id: str, now: dt.datetime) -> list[dict]:
             )
         obj: dict[str, Any] = {k: (None if v == "" else _restore(v))
                                for k, v in zip(header, values)}
-        out.append(_line_record(obj, start, session_id, now))
+        out.append(_line_record(obj, start, session_id, now, defaults))
     return out
 
 
-def parse_import(source: Any, fmt: str | None, session_id: str, *, max_bytes: int) -> list[dict]:
-    """Read, decode and validate everything; returns insertable records."""
+def parse_import(source: Any, fmt: str | None, session_id: str, *, max_bytes: int,
+                 defaults: ImportDefaults | None = None) -> list[dict]:
+    """Read, decode and validate everything; returns insertable records. With `defaults`,
+    rows may leave out preset and mask_index (a CSV then needs only a `text` column)."""
     data, name = _read_source(source, max_bytes)
     if fmt is None and name:
         fmt = Path(name).suffix.lstrip(".")
@@ -337,4 +429,4 @@ def parse_import(source: Any, fmt: str | None, session_id: str, *, max_bytes: in
         raise AnnotationError(f"unsupported import format {fmt!r}; use 'csv' or 'jsonl'")
     text = _decode(data)
     now = dt.datetime.now(dt.timezone.utc)
-    return (_parse_csv if fmt == "csv" else _parse_jsonl)(text, session_id, now)
+    return (_parse_csv if fmt == "csv" else _parse_jsonl)(text, session_id, now, defaults)

@@ -469,17 +469,19 @@ class AnnotationStore:
         session_id: str,
         *,
         max_bytes: int | None = None,
+        defaults=None,
     ) -> int:
         """Import CSV or JSONL (as produced by the exporters).
 
         Every record is validated before anything is written; the first bad
         one raises :class:`AnnotationError` naming its 1-based line.  All rows
         are inserted in one transaction, owned by ``session_id``.  Returns the
-        number of rows imported.
+        number of rows imported.  ``defaults`` (a ``formats.ImportDefaults``)
+        lets rows leave out preset and mask_index (the simple format).
         """
         from .formats import parse_import
 
         session_id = validate_session_id(session_id)
         limit = self.import_limit_bytes if max_bytes is None else int(max_bytes)
-        records = parse_import(source, fmt, session_id, max_bytes=limit)
+        records = parse_import(source, fmt, session_id, max_bytes=limit, defaults=defaults)
         return self._add_validated(records)

@@ -74,8 +74,28 @@ def to_training_texts(rows: Iterable[Any]) -> list[str]:
     return out
 
 
-def evaluation_items(rows: Iterable[Any]) -> list[tuple[str, str]]:
-    """``(text_with_single_mask, gold_word)`` pairs for scoring presets.
+# Why a row gives no evaluation item, worded for a person ("2 rows ...").
+SKIP_REASONS = {
+    "wrong_without_word": "marked wrong without a correction",
+    "not_judged": "neither judged nor given a right word",
+    "right_without_predictions": "marked right, but saved without the model's guesses",
+    "other_mask_open": "another [MASK] in the same text has no right word",
+    "repeated": "repeat another row (same text and right word)",
+}
+
+
+def _no_gold_reason(row: Any) -> str:
+    verdict = _get(row, "verdict")
+    if verdict == "wrong":
+        return "wrong_without_word"
+    if verdict == "right":
+        return "right_without_predictions"
+    return "not_judged"
+
+
+def evaluation_set(rows: Iterable[Any]) -> tuple[list[tuple[str, str]], dict[str, int]]:
+    """``(items, skipped)``: the ``(text_with_single_mask, gold_word)`` pairs for scoring
+    presets, and how many rows gave no item, by reason (keys of `SKIP_REASONS`).
 
     The row's own mask stays ``[MASK]``; the text's other masks are filled
     with their gold words from sibling rows, and rows whose other masks have
@@ -86,13 +106,51 @@ def evaluation_items(rows: Iterable[Any]) -> list[tuple[str, str]]:
     golds = _golds_by_text(rows)
     seen: set[tuple[str, str]] = set()
     out = []
+    skipped: dict[str, int] = {}
     for r in rows:
         g = gold_token(r)
         if g is None:
-            continue
-        text = _get(r, "text")
-        item = _fill(text, golds[text], keep=_get(r, "mask_ordinal"))
-        if item is not None and (item, g) not in seen:
-            seen.add((item, g))
-            out.append((item, g))
-    return out
+            reason = _no_gold_reason(r)
+        else:
+            text = _get(r, "text")
+            item = _fill(text, golds[text], keep=_get(r, "mask_ordinal"))
+            if item is None:
+                reason = "other_mask_open"
+            elif (item, g) in seen:
+                reason = "repeated"
+            else:
+                seen.add((item, g))
+                out.append((item, g))
+                continue
+        skipped[reason] = skipped.get(reason, 0) + 1
+    return out, skipped
+
+
+def evaluation_items(rows: Iterable[Any]) -> list[tuple[str, str]]:
+    """The items of `evaluation_set`, without the reasons for skipped rows."""
+    return evaluation_set(rows)[0]
+
+
+def _rows(n: int) -> str:
+    return f"{n} row" + ("" if n == 1 else "s")
+
+
+def skip_summary(skipped: dict[str, int]) -> str:
+    """"2 rows have no right word (marked wrong without a correction); 1 row ..." ("" when
+    nothing was skipped)."""
+    no_word = {k: skipped[k] for k in ("wrong_without_word", "not_judged",
+                                        "right_without_predictions") if skipped.get(k)}
+    parts = []
+    if no_word:
+        total = sum(no_word.values())
+        why = ", ".join(SKIP_REASONS[k] if len(no_word) == 1 else
+                        f"{n} {SKIP_REASONS[k]}" for k, n in no_word.items())
+        parts.append(f"{_rows(total)} {'has' if total == 1 else 'have'} no right word ({why})")
+    if skipped.get("other_mask_open"):
+        n = skipped["other_mask_open"]
+        parts.append(f"{_rows(n)}: {SKIP_REASONS['other_mask_open']}")
+    if skipped.get("repeated"):
+        n = skipped["repeated"]
+        parts.append(f"{_rows(n)} {'repeats' if n == 1 else 'repeat'} another row "
+                     "(same text and right word)")
+    return "; ".join(parts)

@@ -92,7 +92,13 @@ def clean_str(
     return value
 
 
+# Token positions and ids are stored as 32-bit integers (PostgreSQL `integer`).
+MAX_INT = 2**31 - 1
+
+
 def _int(value: Any, field: str) -> int:
+    """A whole number in 0..MAX_INT: ints, integral floats (JSON 4.0) and digit strings
+    (CSV "4"); 1.5, "1.5", true and 1e300 are refused."""
     if isinstance(value, bool) or not isinstance(value, int):
         # Accept integral strings/floats (CSV import) but nothing lossy.
         try:
@@ -102,14 +108,17 @@ def _int(value: Any, field: str) -> int:
                 if not value.is_integer():
                     raise ValueError
                 value = int(value)
-            elif isinstance(value, str):
+            elif isinstance(value, str) and len(value.strip()) <= 12:
                 value = int(value.strip())
             else:
                 raise ValueError
-        except ValueError:
-            raise AnnotationError(f"{field} must be an integer", field=field) from None
+        except (ValueError, OverflowError):
+            raise AnnotationError(f"{field} must be an integer (a whole number)",
+                                  field=field) from None
     if value < 0:
         raise AnnotationError(f"{field} must be >= 0", field=field)
+    if value > MAX_INT:
+        raise AnnotationError(f"{field} must be at most {MAX_INT}", field=field)
     return value
 
 

@@ -1,7 +1,7 @@
 """Evaluate presets (the caller's fine-tuned ones included) on the caller's annotations:
-top-1 / top-5 against the gold word of every annotated mask."""
+top-1 / top-5 against the gold word of every annotated mask, and why rows were skipped."""
 
-from albert_demo.annotations import evaluation_items
+from albert_demo.annotations import evaluation_set, skip_summary
 from albert_demo.engine.errors import InputError
 
 EVAL_BATCH = 8
@@ -12,21 +12,46 @@ class EvaluationService:
         self.predictions = predictions
         self.annotations = annotations
 
+    def preset_names(self, session_id):
+        """The caller's fine-tuned models, to offer beside the presets."""
+        return self.predictions.finetuned_names(session_id)
+
     def evaluate(self, session_id, presets, progress=None):
         """Top-1/top-5 of each preset on the person's annotated masks (gold = the
-        corrected word, or the shown best guess when judged right)."""
-        items = evaluation_items(self.annotations.rows(session_id))
+        corrected word, or the shown best guess when judged right).
+
+        -> one dict per preset: preset, items (masks scored), rows (the person's rows),
+        skipped (rows not scored), why (a sentence: "2 rows have no right word (marked
+        wrong without a correction)"; "" when none were skipped), top1, top5."""
+        rows = self.annotations.rows(session_id)
+        items, skipped = evaluation_set(rows)
         if not items:
-            raise InputError("No annotated masks with a known right word yet: mark "
-                             "predictions right, or type the right word, then evaluate.")
+            why = skip_summary(skipped)
+            raise InputError("No annotated masks with a known right word yet"
+                             + (f" ({why})" if why else "") + ": mark predictions right, "
+                             "or type the right word, then evaluate.")
         presets = [p for p in (presets or []) if p] or [self.predictions.default_preset]
         scores = []
         for n, preset in enumerate(presets):
             if progress:
                 progress(n / len(presets), f"evaluating {preset}")
             model = self.predictions.model(preset, session_id)
-            scores.append(evaluate_model(model, items))
+            score = evaluate_model(model, items)
+            too_long = len(items) - score["items"]
+            reasons = {**skipped, **({"too_long": too_long} if too_long else {})}
+            why = skip_summary(skipped)
+            if too_long:
+                why = "; ".join(filter(None, [why, f"{too_long} too long for {model.name}"]))
+            score.update(rows=len(rows), skipped=len(rows) - score["items"], why=why,
+                         reasons=reasons)
+            scores.append(score)
         return scores
+
+
+def summary(score):
+    """"8 masks from 10 rows: 2 rows have no right word (...)" for one preset's score."""
+    head = f"{score['items']} masks from {score['rows']} rows"
+    return f"{head}: {score['why']}" if score["why"] else f"{head}, none skipped"
 
 
 def evaluate_model(model, items):

@@ -1,15 +1,24 @@
 """Annotations tab: search, edit and delete one's own rows; import, export; evaluate
 presets on the annotated set."""
 
+import html
+
 import gradio as gr
 
+from albert_demo.annotations.formats import TEMPLATE_CSV
+from albert_demo.engine.errors import whole_number
 from albert_demo.plots import accuracy_chart
 from albert_demo.presets.registry import all_presets
-from albert_demo.ui.errors import user_errors
 from albert_demo.services.annotations import EXPORT_FORMATS, VERDICT_FILTERS
+from albert_demo.services.evaluation import summary
+from albert_demo.ui.errors import user_errors
 
 COLUMNS = ["id", "created (UTC)", "preset", "text", "[MASK] #", "best guess", "verdict",
            "right word", "tag", "note"]
+SCORE_COLUMNS = ["preset", "masks", "skipped", "top-1", "top-5", "why skipped"]
+VERDICTS = [("Right", "right"), ("Wrong", "wrong"), ("No verdict", "none")]
+EDITABLE = ("verdict", "correct_token", "tag", "note")
+PICK_A_ROW = "Click a row in the table, or type its id and press Enter, to edit it here."
 
 
 def table_rows(rows):
@@ -23,7 +32,39 @@ def table_rows(rows):
     return out
 
 
+def form_values(row):
+    """A row as the edit form shows it ("none" for no verdict, "" for an empty field)."""
+    return {"verdict": row["verdict"] or "none", "correct_token": row["correct_token"] or "",
+            "tag": row["tag"] or "", "note": row["note"] or ""}
+
+
+def edits(loaded, verdict, correct, tag, note):
+    """The fields the person changed in the form, relative to the row as loaded: "" where
+    they emptied one (clear), the new text otherwise; unchanged fields are left out."""
+    now = {"verdict": verdict or "none", "correct_token": (correct or "").strip(),
+           "tag": (tag or "").strip(), "note": note or ""}
+    before = form_values(loaded)
+    return {k: v for k, v in now.items() if v != before[k]}
+
+
+def import_message(result):
+    message = f"Imported {result['imported']} rows."
+    if result.get("preset_assumed"):
+        message += (f" {result['preset_assumed']} of them named no preset: "
+                    f"**{result['preset']}** was assumed, and each [MASK]'s position was "
+                    "worked out from the text.")
+    return message
+
+
+def row_id(value):
+    if value is None or not str(value).strip():
+        raise gr.Error("Give the id of one of your rows (first column of the table), or "
+                       "click the row.", print_exception=False)
+    return whole_number(value, "Row id")
+
+
 def build_annotations_tab(context):
+    """-> the refresh to run whenever the tab is shown (table, filter choices, presets)."""
     annotations, predictions = context.annotations, context.predictions
     with gr.Row():
         query = gr.Textbox(label="Search text, note or right word", scale=3)
@@ -35,26 +76,38 @@ def build_annotations_tab(context):
         until = gr.Textbox(label="Until, exclusive (YYYY-MM-DD)")
         search = gr.Button("Search", variant="primary", elem_id="search-annotations")
     table = gr.Dataframe(headers=COLUMNS, interactive=False, wrap=True,
-                         elem_id="annotations-table", label="Your annotations")
+                         elem_id="annotations-table",
+                         label="Your annotations (click a row to edit it)")
     filters = [query, preset, tag, verdict, since, until]
 
-    with gr.Accordion("Edit or delete one of your rows", open=False):
+    loaded = gr.State(None)  # the row as loaded into the form: what "unchanged" means
+    with gr.Accordion("Edit or delete one of your rows", open=False,
+                      elem_id="edit-annotation") as edit_box:
+        editing = gr.Markdown(PICK_A_ROW)
         with gr.Row():
-            row_id = gr.Number(label="Row id", precision=0)
-            new_verdict = gr.Radio(["right", "wrong"], label="Verdict")
-            new_correct = gr.Textbox(label="Right word")
-            new_tag = gr.Textbox(label="Tag")
-            new_note = gr.Textbox(label="Note")
+            ann_id = gr.Textbox(label="Row id (Enter loads it)", max_lines=1,
+                                elem_id="edit-row-id")
+            new_verdict = gr.Radio(VERDICTS, label="Verdict", elem_id="edit-verdict")
+            new_correct = gr.Textbox(label="Right word", elem_id="edit-correct")
+            new_tag = gr.Textbox(label="Tag", elem_id="edit-tag")
+            new_note = gr.Textbox(label="Note", elem_id="edit-note")
         with gr.Row():
-            update = gr.Button("Update")
-            delete = gr.Button("Delete", variant="stop")
-        edited = gr.Markdown()
+            update = gr.Button("Update (changes only what you edited)",
+                               elem_id="update-annotation")
+            delete = gr.Button("Delete", variant="stop", elem_id="delete-annotation")
+        edited = gr.Markdown(elem_id="edit-result")
+    form = [loaded, ann_id, new_verdict, new_correct, new_tag, new_note, editing, edit_box]
 
     with gr.Row():
         with gr.Column():
             upload = gr.File(label="Import CSV / JSONL", file_types=[".csv", ".jsonl"])
-            do_import = gr.Button("Import")
-            imported = gr.Markdown()
+            gr.Markdown("A CSV needs only `text` (with `[MASK]`) and `correct_token`; "
+                        "`tag` is optional. Exports import back as they are.")
+            with gr.Row():
+                do_import = gr.Button("Import", elem_id="import-annotations")
+                gr.DownloadButton("Template CSV", value=str(TEMPLATE_CSV), size="sm",
+                                  elem_id="template-csv")
+            imported = gr.Markdown(elem_id="import-result")
         with gr.Column():
             fmt = gr.Radio(list(EXPORT_FORMATS), value="csv", label="Export format "
                            "(hf-dataset: a zip that `datasets.load_dataset` reads)")
@@ -63,57 +116,100 @@ def build_annotations_tab(context):
 
     with gr.Accordion("Evaluate presets on the annotated set", open=True):
         presets = gr.CheckboxGroup(list(all_presets()), value=[predictions.default_preset],
-                                   label="Presets")
+                                   label="Presets (your fine-tuned models too)",
+                                   elem_id="evaluate-presets")
         evaluate = gr.Button("Evaluate", elem_id="evaluate")
-        scores = gr.Dataframe(headers=["preset", "masks", "skipped", "top-1", "top-5"],
-                              interactive=False)
+        scores = gr.Dataframe(headers=SCORE_COLUMNS, interactive=False, wrap=True,
+                              label="Scores", elem_id="evaluate-scores")
         chart = gr.Plot(label="Top-1 / top-5 accuracy", elem_id="accuracy-chart")
 
     @user_errors
     def run_search(session_id, query, preset, tag, verdict, since, until):
-        rows = annotations.search(session_id, query, preset, tag, verdict, since,
-                                           until)
+        rows = annotations.search(session_id, query, preset, tag, verdict, since, until)
         presets_seen, tags_seen = annotations.filter_choices(session_id)
         return (table_rows(rows), gr.Dropdown(choices=[""] + presets_seen),
                 gr.Dropdown(choices=[""] + tags_seen))
 
     @user_errors
-    def run_update(session_id, ann_id, verdict, correct, tag, note):
-        if not ann_id:
-            raise gr.Error("Give the id of one of your rows (first column of the table).")
-        row = annotations.update(session_id, ann_id, verdict, correct, tag, note)
-        return f"Updated row {row['id']}."
+    def on_open(session_id, *filter_values):
+        """The table and choices as they are now (rows saved on the Predict tab too)."""
+        mine = [(f"{name} (fine-tuned, yours)", name)
+                for name in context.evaluation.preset_names(session_id)]
+        return (*run_search(session_id, *filter_values),
+                gr.CheckboxGroup(choices=list(all_presets()) + mine))
+
+    def shown(row):
+        values = form_values(row)
+        where = (f"Editing row **{row['id']}**: “{html.escape(row['text'])}” ([MASK] "
+                 f"{row['mask_ordinal'] + 1}, {html.escape(row['preset'])}).")
+        return (row, str(row["id"]), values["verdict"], values["correct_token"],
+                values["tag"], values["note"], gr.Markdown(where), gr.Accordion(open=True))
 
     @user_errors
-    def run_delete(session_id, ann_id):
-        if not ann_id:
-            raise gr.Error("Give the id of one of your rows (first column of the table).")
-        return f"Deleted row {annotations.delete(session_id, ann_id)['deleted']}."
+    def load(session_id, value, current):
+        if value is None or not str(value).strip():
+            return (gr.skip(),) * len(form)
+        number = row_id(value)
+        if current and current["id"] == number:
+            return (gr.skip(),) * len(form)  # already in the form: keep the edits
+        return shown(annotations.get(session_id, number))
+
+    @user_errors
+    def pick(session_id, current, event: gr.SelectData):
+        if not event.row_value:
+            return (gr.skip(),) * len(form)
+        return load(session_id, event.row_value[0], current)
+
+    @user_errors
+    def run_update(session_id, value, current, verdict, correct, tag, note):
+        number = row_id(value)
+        if not current or current["id"] != number:
+            raise gr.Error(f"Row {number} is not in the form yet: press Enter in the id "
+                           "box (or click the row in the table), edit, then Update.",
+                           print_exception=False)
+        changed = edits(current, verdict, correct, tag, note)
+        if not changed:
+            return current, f"Nothing to update: row {number} is as shown."
+        row = annotations.update(session_id, number, **changed)
+        names = ", ".join("right word" if k == "correct_token" else k for k in changed)
+        return row, f"Updated row {row['id']}: {names}."
+
+    @user_errors
+    def run_delete(session_id, value):
+        return f"Deleted row {annotations.delete(session_id, row_id(value))['deleted']}."
+
+    def clear_form():
+        return None, "", None, "", "", "", PICK_A_ROW, gr.skip()
 
     @user_errors
     def run_import(session_id, path):
-        return f"Imported {annotations.import_file(session_id, path)['imported']} rows."
+        return import_message(annotations.import_file(session_id, path))
 
     @user_errors
     def run_export(session_id, fmt, query, preset, tag, verdict, since, until):
-        return annotations.export(session_id, fmt, query, preset, tag, verdict,
-                                           since, until)
+        return annotations.export(session_id, fmt, query, preset, tag, verdict, since, until)
 
     @user_errors
     def run_evaluate(session_id, presets, progress=gr.Progress()):
         results = context.evaluation.evaluate(session_id, presets, progress=progress)
         rows = [[r["preset"], r["items"], r["skipped"], round(r["top1"], 4),
-                 round(r["top5"], 4)] for r in results]
-        return rows, accuracy_chart(results)
+                 round(r["top5"], 4), r["why"]] for r in results]
+        return gr.Dataframe(rows, label=f"Scores: {summary(results[0])}"), \
+            accuracy_chart(results)
 
     session = context.session
     refresh = dict(fn=run_search, inputs=[session] + filters, outputs=[table, preset, tag])
     search.click(**refresh, api_name="annotations_search")
     query.submit(**refresh, api_name="annotations_search_submit")
-    update.click(run_update, [session, row_id, new_verdict, new_correct, new_tag, new_note],
-                 [edited], api_name="annotation_update").then(
-        **refresh, api_name="annotations_after_update", api_visibility="undocumented")
-    delete.click(run_delete, [session, row_id], [edited], api_name="annotation_delete").then(
+    hidden = dict(api_visibility="private")
+    table.select(pick, [session, loaded], form, api_name="annotation_pick", **hidden)
+    for event in (ann_id.submit, ann_id.blur):
+        event(load, [session, ann_id, loaded], form, api_name="annotation_load", **hidden)
+    update.click(run_update, [session, ann_id, loaded, new_verdict, new_correct, new_tag,
+                              new_note], [loaded, edited], api_name="annotation_update_form",
+                 **hidden).then(**refresh, api_name="annotations_after_update", **hidden)
+    delete.click(run_delete, [session, ann_id], [edited], api_name="annotation_delete").success(
+        clear_form, None, form, api_name="annotation_form_clear", **hidden).then(
         **refresh, api_name="annotations_after_delete", api_visibility="undocumented")
     do_import.click(run_import, [session, upload], [imported],
                     api_name="annotations_import").then(
@@ -121,4 +217,14 @@ def build_annotations_tab(context):
     export.click(run_export, [session, fmt] + filters, [exported],
                  api_name="annotations_export")
     evaluate.click(run_evaluate, [session, presets], [scores, chart], api_name="evaluate")
-    return refresh
+
+    @user_errors
+    def annotation_update(session_id: str, ann_id: int, verdict: str | None = None,
+                          correct_token: str | None = None, tag: str | None = None,
+                          note: str | None = None) -> dict:
+        """Change only the fields you send: null (or leaving it out) keeps a field, ""
+        clears it, text replaces it; verdict "right"/"wrong", or "" / "none" to clear."""
+        return annotations.update(session_id, ann_id, verdict, correct_token, tag, note)
+
+    gr.api(annotation_update, api_name="annotation_update")
+    return dict(fn=on_open, inputs=[session] + filters, outputs=[table, preset, tag, presets])

@@ -15,6 +15,7 @@ from albert_demo.presets.registry import EMBEDDED_PRESET
 from albert_demo.ui.annotations_tab import build_annotations_tab
 from albert_demo.ui.attention_tab import build_attention_tab
 from albert_demo.ui.campaigns_tab import add_campaign_api, build_campaigns_tab
+from albert_demo.ui.campaigns_tab import add_campaign_api, build_campaigns_tab
 from albert_demo.ui.finetune_tab import build_finetune_tab
 from albert_demo.ui.errors import user_errors
 from albert_demo.ui.preset_choices import preset_choices
@@ -100,7 +101,9 @@ def add_api(predictions, annotations):
 def build_demo(context, title="ALBERT masked-LM demo"):
     """context: a `UIContext` with the services; its page parts are filled in here."""
     predictions = context.predictions
-    with gr.Blocks(title=title) as demo:
+    # Gradio's cached copies (uploads, downloads) go 30 min after they were made; checked
+    # every 5 min. Long enough to start a fine-tune on an upload, short enough to bound disk.
+    with gr.Blocks(title=title, delete_cache=(300, 1800)) as demo:
         context.session = gr.BrowserState(None, storage_key="albert_demo_session",
                                           secret=browser_secret(context.data_dir))
         session = context.session
@@ -110,12 +113,21 @@ def build_demo(context, title="ALBERT masked-LM demo"):
                 after_predict = build_predict_tab(context)
             with gr.Tab("Attention", id="attention"):
                 build_attention_tab(context, after_predict)
-            with gr.Tab("Annotations", id="annotations"):
+            with gr.Tab("Annotations", id="annotations") as annotations_tab:
                 if context.store is not None:
                     refresh_annotations = build_annotations_tab(context)
+                    # Rows saved elsewhere (the Predict tab's form, the API) show on opening.
+                    annotations_tab.select(**refresh_annotations, api_name="annotations_on_open",
+                                           api_visibility="private")
                 else:
                     refresh_annotations = None
                     gr.Markdown("Annotations are turned off on this server.")
+            campaigns_on_load = None
+            with gr.Tab("Campaigns", id="campaigns"):
+                if context.campaigns is not None:
+                    campaigns_on_load = build_campaigns_tab(context)
+                else:
+                    gr.Markdown("Campaigns are turned off: the server cannot save data.")
             campaigns_on_load = None
             with gr.Tab("Campaigns", id="campaigns"):
                 if context.campaigns is not None:
@@ -132,6 +144,8 @@ def build_demo(context, title="ALBERT masked-LM demo"):
         add_api(predictions, context.annotations)
         if context.campaigns is not None:
             add_campaign_api(context.campaigns, Path(context.data_dir) / "campaign_exports")
+        if context.campaigns is not None:
+            add_campaign_api(context.campaigns, Path(context.data_dir) / "campaign_exports")
         load = demo.load(new_session, [session], [session], api_name="session",
                          api_visibility="private")
         # The person's own fine-tuned models join the preset dropdown.
@@ -143,6 +157,9 @@ def build_demo(context, title="ALBERT masked-LM demo"):
                       api_visibility="private")
         if refresh_finetune:
             load.then(**refresh_finetune, api_name="finetune_on_load",
+                      api_visibility="private")
+        if campaigns_on_load:
+            load.then(**campaigns_on_load, api_name="campaigns_on_load",
                       api_visibility="private")
         if campaigns_on_load:
             load.then(**campaigns_on_load, api_name="campaigns_on_load",
