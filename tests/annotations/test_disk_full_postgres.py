@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from albert_demo.annotations import AnnotationError, AnnotationStore
-from tests.small_disk import small_disk
+from tests.harness.small_disk import small_disk
 
 PREDS = [{"token": "\u2581door", "token_id": 12, "score": 0.5}]
 

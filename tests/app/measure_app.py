@@ -12,9 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.app.conftest import LaunchedApp
+from tests.harness.app import LaunchedApp
 from tests.app.test_server import mixed_texts
-from tests.loopback_client import make_client
+from tests.harness.loopback_client import make_client
 
 
 def raw_http_latencies(url, texts, preset):

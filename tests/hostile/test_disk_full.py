@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from albert_demo.annotations import AnnotationError, AnnotationStore
-from tests.small_disk import small_disk
+from tests.harness.small_disk import small_disk
 
 PREDS = [{"token": "\u2581door", "token_id": 12, "score": 0.5}]
 

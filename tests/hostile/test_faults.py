@@ -10,7 +10,7 @@ import threading
 import pytest
 from gradio_client import Client
 
-from tests.app.conftest import LaunchedApp
+from tests.harness.app import LaunchedApp
 
 TEXT = "She opened the [MASK] and walked in."
 
@@ -83,7 +83,7 @@ def test_unwritable_data_folder_serves_predictions_with_a_clear_message(tmp_path
 
 @pytest.mark.timeout(600)
 def test_app_started_on_a_full_disk_serves_predictions_and_says_why(tmp_path):
-    from tests.small_disk import small_disk
+    from tests.harness.small_disk import small_disk
     with small_disk(tmp_path / "disk", 4) as disk:
         disk.fill()
         app = launch(disk.path / "data", tmp_path / "full.log")

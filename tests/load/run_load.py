@@ -25,7 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-from tests.loopback_client import make_client  # noqa: E402
+from tests.harness.loopback_client import make_client  # noqa: E402
 SENTENCES = ["The sky is [MASK].", "I forgot my [MASK] at home.",
              "She opened the [MASK] and walked into the [MASK] room.",
              "After the long meeting, the committee finally agreed to [MASK] the proposal "
