@@ -1,6 +1,11 @@
 """Fine-tuning: uploads -> passages, a background training job, owner-scoped presets.
 
-`data` has no keras/jax imports; the rest is imported lazily on first use.
+One job per module: `data` (uploads, no keras/jax), `settings` (what a person chooses),
+`memory` (the peak-memory estimate and budget), `queue` (how many train at once),
+`progress` (a run's live state), `manifest` (a run's files on disk), `checkpoints`,
+`probes`, `training` (batches and the per-step monitor), `job` (the training thread),
+`registry` (published models, per owner), `service` (what the tab calls). Everything is
+imported lazily on first use.
 """
 
 import importlib
@@ -12,10 +17,12 @@ _EXPORTS = {
     "preview": "albert_demo.finetune.data",
     "split_passages": "albert_demo.finetune.data",
     "FinetunedRegistry": "albert_demo.finetune.registry",
-    "FinetuneSettings": "albert_demo.finetune.job",
+    "FinetuneSettings": "albert_demo.finetune.settings",
     "FinetuneJob": "albert_demo.finetune.job",
-    "FinetuneProgress": "albert_demo.finetune.job",
-    "TrainingQueue": "albert_demo.finetune.job",
+    "FinetuneProgress": "albert_demo.finetune.progress",
+    "TrainingQueue": "albert_demo.finetune.queue",
+    "FinetuneService": "albert_demo.finetune.service",
+    "FinetuneMemoryError": "albert_demo.finetune.memory",
 }
 __all__ = list(_EXPORTS)
 

@@ -2,12 +2,33 @@
 
 Each is written to a hidden temporary folder and renamed into place (`save_to_preset`), and
 an older one is renamed hidden before it is deleted, so every visible `step-*` folder is
-complete even if the process is killed at any moment.
+complete even if the process is killed at any moment. A run checks for the disk space
+its checkpoints and result need before it starts.
 """
 
 import shutil
 import time
 from pathlib import Path
+
+from albert_demo.errors import UserError
+
+
+class StorageError(UserError, ValueError):
+    """Too little disk for a run's checkpoints and result; the message gives the sizes."""
+
+
+def check_free_space(folder, parameters):
+    """Refuse before training rather than fail at the first save: a run writes up to
+    two checkpoints, the preset and its zip, each about the size of the weights."""
+    need = 4 * 4 * parameters + 16 * 2**20
+    folder = Path(folder)
+    while not folder.exists():
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise StorageError(f"The server's disk is full for this run: fine-tuning this "
+                           f"model needs about {need / 2**20:,.0f} MB free for checkpoints "
+                           f"and the result, and {free / 2**20:,.0f} MB are free.")
 
 
 def save_checkpoint(masked_lm, root, step):
@@ -30,6 +51,11 @@ def _remove(folder):
     except OSError:
         return
     shutil.rmtree(hidden, ignore_errors=True)
+
+
+def checkpoint_step(folder):
+    """The training step a checkpoint folder was saved at: step-000050 -> 50."""
+    return int(Path(folder).name.split("-")[-1])
 
 
 def latest_checkpoint(root):

@@ -16,28 +16,26 @@ preview(passages, tokenizer, validation_share=0.1)
 import csv
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from albert_demo import settings
+from albert_demo.errors import UserError
+
 TEXT_SUFFIXES = (".txt", ".md")
 TABLE_SUFFIXES = (".csv", ".jsonl")
 LIKELY_TEXT_NAMES = ("text", "passage", "sentence", "content", "body", "document")
-DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 
-class FinetuneDataError(ValueError):
+class FinetuneDataError(UserError, ValueError):
     """The upload (or the settings) cannot be used; the message says what to do."""
 
 
 def max_upload_bytes():
-    try:
-        return int(float(os.environ.get("ALBERT_DEMO_MAX_UPLOAD_BYTES",
-                                        DEFAULT_MAX_UPLOAD_BYTES)))
-    except ValueError:
-        return DEFAULT_MAX_UPLOAD_BYTES
+    """`ALBERT_DEMO_MAX_UPLOAD_BYTES`, default 5 MB."""
+    return settings.current().max_upload_bytes
 
 
 def _size(n):
@@ -204,16 +202,32 @@ def split_passages(passages, validation_share=0.1, seed=0):
             [p for i, p in enumerate(passages) if i in valid])
 
 
-def preview(passages, tokenizer, validation_share=0.1, seed=0, sequence_length=128):
-    """Counts shown before training: passages, tokens, the split, how many get cut."""
+def _shortened(text, limit=160):
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def preview(passages, tokenizer, validation_share=0.1, seed=0, sequence_length=128,
+            samples=3, mask_rate=0.15, min_validation_masks=50):
+    """What is shown before training: counts (passages, tokens, the split, how many get
+    cut), a few passages of each side as they were read, and a note when the validation
+    split is too small for its scores to mean much."""
     if not passages:
         raise FinetuneDataError("There is no text to train on: upload a file or use your "
                                 "annotations.")
     train, valid = split_passages(passages, validation_share, seed)
     lengths = {p: len(ids) for p, ids in zip(passages, tokenizer(list(passages)))}
     budget = sequence_length - 2
-    return {"passages": len(passages), "tokens": sum(lengths.values()),
-            "train_passages": len(train), "train_tokens": sum(lengths[p] for p in train),
-            "valid_passages": len(valid), "valid_tokens": sum(lengths[p] for p in valid),
-            "truncated_passages": sum(n > budget for n in lengths.values()),
-            "sequence_length": sequence_length}
+    counts = {"passages": len(passages), "tokens": sum(lengths.values()),
+              "train_passages": len(train), "train_tokens": sum(lengths[p] for p in train),
+              "valid_passages": len(valid), "valid_tokens": sum(lengths[p] for p in valid),
+              "truncated_passages": sum(n > budget for n in lengths.values()),
+              "sequence_length": sequence_length,
+              "sample_train_passages": [_shortened(p) for p in train[:samples]],
+              "sample_validation_passages": [_shortened(p) for p in valid[:samples]]}
+    masks = round(mask_rate * sum(min(lengths[p], budget) for p in valid))
+    if valid and masks < min_validation_masks:
+        counts["note"] = (f"The validation split will have about {masks} masked tokens, too "
+                          "few for the before/after accuracies to mean much "
+                          f"({min_validation_masks} or more is better): add text or raise "
+                          "the validation share.")
+    return counts

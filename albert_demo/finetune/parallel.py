@@ -12,13 +12,13 @@ with training_distribution(batch_size=8) as distribution:   # None on one device
 """
 
 import contextlib
-import os
+
+from albert_demo import settings
 
 
 def data_parallel_enabled():
     """On by default; `ALBERT_DEMO_DATA_PARALLEL=0` turns it off."""
-    return os.environ.get("ALBERT_DEMO_DATA_PARALLEL", "1").lower() not in ("0", "false",
-                                                                           "no", "off")
+    return settings.current().data_parallel
 
 
 def make_distribution(batch_size, enabled=None):

@@ -17,12 +17,12 @@ predictor = registry.predictor(session_id, "finetuned/legal-v1", models=model_ca
 
 import hashlib
 import json
-import os
 import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from albert_demo import settings
 from albert_demo.finetune.data import FinetuneDataError
 from albert_demo.finetune.checkpoints import remove_partial
 
@@ -47,8 +47,8 @@ def owner_key(owner):
 
 
 def sharing_enabled():
-    return os.environ.get("ALBERT_DEMO_SHARE_FINETUNED", "0").lower() in ("1", "true", "yes",
-                                                                         "on")
+    """`ALBERT_DEMO_SHARE_FINETUNED=1`: everyone sees everyone's fine-tuned models."""
+    return settings.current().share_finetuned
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,8 @@ class FinetunedRegistry:
         if models is not None and entry.cache_key in models.loaded():
             return models.get(entry.cache_key)
         predictor = MaskPredictor(self.load(owner, name), name=entry.name,
-                                  limits=getattr(models, "limits", None))
+                                  limits=getattr(models, "limits", None),
+                                  activity=getattr(models, "activity", None))
         if models is not None:
             models.put(entry.cache_key, predictor)
         return predictor

@@ -3,22 +3,27 @@ session. Tests drive a whole run through here without a browser.
 
 Example:
 ```python
-service = FinetuneService(data_dir, models=model_cache, store=annotation_store)
+service = FinetuneService(data_dir, models=model_cache, store=annotation_store,
+                          serving=activity)   # built once, in app.py
 service.inspect("notes.csv")          # {"kind": "csv", "columns": [...], "column": "text"}
-service.preview(session_id, "notes.csv", "text")
+service.preview(session_id, "notes.csv", "text")   # counts, sample passages, probes
 service.start(session_id, FinetuneSettings(name="notes-v1"), "notes.csv", "text")
 service.status(session_id)            # progress, loss history, results when done
+service.cancel(session_id, keep=True) # stop, and publish what was trained so far
 ```
 """
 
 import functools
 import threading
 
-from albert_demo.finetune.data import FinetuneDataError, preview, read_upload
-from albert_demo.finetune.checkpoints import latest_checkpoint
-from albert_demo.finetune.job import (FinetuneJob, FinetuneSettings, checkpoint_step,
-                                      mark_run, read_run)
+from albert_demo.finetune.checkpoints import checkpoint_step, latest_checkpoint
+from albert_demo.finetune.data import FinetuneDataError, preview, read_upload, split_passages
+from albert_demo.finetune.job import FinetuneJob
+from albert_demo.finetune.manifest import mark_run, read_run
+from albert_demo.finetune.memory import check_memory, read_config
+from albert_demo.finetune.probes import default_probes
 from albert_demo.finetune.registry import FinetunedRegistry
+from albert_demo.finetune.settings import FinetuneSettings
 
 API_SESSION = "api"  # gradio_client callers have no browser session
 ACTIVE = ("queued", "preparing", "evaluating", "training", "saving")
@@ -31,11 +36,16 @@ def _tokenizer(preset_folder):
 
 
 class FinetuneService:
+    """models: the `ModelCache` that serves predictions (a published model joins it);
+    store: the `AnnotationStore` or None; serving: the `ServingActivity` training yields
+    to (default: the cache's)."""
+
     def __init__(self, data_dir, models=None, store=None, queue=None, sharing=None,
-                 extra_bases=()):
+                 extra_bases=(), serving=None):
         self.registry = FinetunedRegistry(data_dir, sharing=sharing)
         self.extra_bases = list(extra_bases)  # e.g. a local preset folder in tests
         self.data_dir, self.models, self.store, self.queue = data_dir, models, store, queue
+        self.serving = serving if serving is not None else getattr(models, "activity", None)
         self._jobs = {}
         self._lock = threading.Lock()
 
@@ -86,8 +96,27 @@ class FinetuneService:
         base_preset = base_preset or FinetuneSettings.base_preset
         passages = self.passages(session_id, path, column, use_annotations)
         tokenizer = _tokenizer(self._base_folder(session_id, base_preset))
-        return preview(passages, tokenizer, float(validation_share), int(seed),
-                       int(sequence_length))
+        found = preview(passages, tokenizer, float(validation_share), int(seed),
+                        int(sequence_length))
+        train, valid = split_passages(passages, float(validation_share), int(seed))
+        # The probes a run makes when none are given (the same split, the same lines).
+        found["probes"] = default_probes(valid or train, tokenizer)
+        return found
+
+    def _check_memory(self, session_id, settings):
+        """Refuse settings over the memory budget before the job starts, when the base
+        model's config is on disk (otherwise the job checks it after loading)."""
+        base = settings.base_preset
+        folder = None
+        if base.startswith("finetuned/"):
+            folder = self.registry.resolve(session_id, base).path
+        else:
+            from albert_demo.presets.registry import all_presets
+            info = all_presets().get(base)
+            folder = info.local_dir if info is not None else base
+        config = read_config(folder) if folder is not None else None
+        if config is not None:
+            check_memory(settings, config)
 
     # -- jobs -------------------------------------------------------------------------
     def start(self, session_id, settings, path=None, column=None, use_annotations=False):
@@ -96,13 +125,14 @@ class FinetuneService:
             raise FinetuneDataError(f"Unknown base preset {settings.base_preset!r}; choose "
                                     "one from the list.")
         passages = self.passages(session_id, path, column, use_annotations)
+        self._check_memory(session_id, settings.checked())
         with self._lock:
             current = self._jobs.get(session_id)
             if current is not None and current.running:
                 raise FinetuneDataError("You already have a training running: cancel it or "
                                         "wait for it to finish.")
             job = FinetuneJob(settings, passages, session_id, self.data_dir,
-                              models=self.models, queue=self.queue)
+                              models=self.models, queue=self.queue, serving=self.serving)
             self._jobs[session_id] = job
         found = self.interrupted(session_id)
         if found is not None:  # a new run replaces the interrupted one: stop offering it
@@ -142,7 +172,8 @@ class FinetuneService:
                 raise FinetuneDataError("You already have a training running: cancel it or "
                                         "wait for it to finish.")
             job = FinetuneJob.resume(found["run_dir"], session_id, self.data_dir,
-                                     models=self.models, queue=self.queue)
+                                     models=self.models, queue=self.queue,
+                                     serving=self.serving)
             self._jobs[session_id] = job
         job.start()
         return self.status(session_id)
@@ -171,11 +202,12 @@ class FinetuneService:
         state["active"] = state["status"] in ACTIVE
         return state
 
-    def cancel(self, session_id):
+    def cancel(self, session_id, keep=False):
+        """Stop this person's run; `keep`: publish what was trained so far."""
         job = self.job(session_id)
         if job is None or not job.running:
             raise FinetuneDataError("There is no training of yours to cancel.")
-        job.cancel()
+        job.cancel(keep=keep)
         return self.status(session_id)
 
     def wait(self, session_id, timeout=None):
@@ -205,7 +237,10 @@ def progress_text(state):
         parts.append(f"position in queue: {state['queue_position']}")
     if state.get("error"):
         parts.append(f"error: {state['error']}")
-    return " · ".join(parts)
+    text = " · ".join(parts)
+    for note in state.get("notes") or []:
+        text += f"\n\n⚠️ {note}"
+    return text
 
 
 def metrics_rows(state):
@@ -222,22 +257,29 @@ def metrics_rows(state):
 
 
 def probe_rows(state):
-    """[[probe, base model, fine-tuned model]] with each side's top guesses per mask."""
+    """[[probe, base model, fine-tuned model]]: each side's top guesses per mask, best
+    first (the probe itself shows the sentence, so the cells stay short)."""
     def side(result):
         if "error" in result:
             return result["error"]
-        guesses = "; ".join(", ".join(m) for m in result["masks"])
-        return f"{result['filled_text']}  ({guesses})"
+        return " | ".join(", ".join(m) for m in result["masks"])
     return [[p["text"], side(p["base"]), side(p["finetuned"])]
             for p in state.get("probes") or []]
 
 
 def loss_figure(history):
+    """The training loss per step; before the first step, an empty frame that says so
+    (no made-up axes)."""
     import plotly.graph_objects as go
     figure = go.Figure()
-    if history:
-        steps, losses = zip(*history)
-        figure.add_trace(go.Scatter(x=steps, y=losses, mode="lines", name="training loss"))
-    figure.update_layout(xaxis_title="step", yaxis_title="masked-token loss", height=300,
-                         margin=dict(l=40, r=10, t=30, b=40), title="Training loss")
+    layout = dict(height=300, margin=dict(l=40, r=10, t=30, b=40), title="Training loss")
+    if not history:
+        figure.update_layout(
+            xaxis=dict(visible=False), yaxis=dict(visible=False), **layout,
+            annotations=[dict(text="The loss curve appears here once training starts.",
+                              showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)])
+        return figure
+    steps, losses = zip(*history)
+    figure.add_trace(go.Scatter(x=steps, y=losses, mode="lines", name="training loss"))
+    figure.update_layout(xaxis_title="step", yaxis_title="masked-token loss", **layout)
     return figure

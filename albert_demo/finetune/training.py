@@ -1,21 +1,17 @@
 """The pieces `FinetuneJob` hands to `AlbertMaskedLM.fit`: full batches and a monitor
-callback (progress, cancel, limits, checkpoints)."""
+callback (progress, cancel, limits, divergence, checkpoints, yielding to serving)."""
 
 import copy
 import math
-import os
 import time
 
 import keras
 import numpy as np
 
+from albert_demo import settings
 from albert_demo.models.albert_masked_lm import PreprocessedBatches
 
-
 YIELD_MAX_SECONDS = 5.0
-# While predictions are being served, training pauses this many times its step time after
-# each step (3: training keeps ~25% of the CPU). 0 turns yielding off.
-YIELD_FACTOR = float(os.environ.get("ALBERT_DEMO_TRAINING_YIELD", 3))
 
 
 LENGTH_BUCKETS = (16, 32, 64, 128, 256, 512)
@@ -67,34 +63,71 @@ class FullBatches(PreprocessedBatches):
         return packer
 
 
+class DivergenceWatch:
+    """Says when training is going wrong: a loss that is not a number, or a loss that,
+    averaged over the last `window` steps, rose well above the best it reached (or the
+    base model's validation loss, `reference`). Rising means more than `min_rise` and
+    more than `relative_rise` of that best, so the noise of single steps does not count.
+    `add(loss)` -> None, or a sentence for the person."""
+
+    def __init__(self, reference=None, window=20, min_rise=1.0, relative_rise=0.25):
+        self.window, self.min_rise, self.relative_rise = window, min_rise, relative_rise
+        self.best = reference if reference is not None and math.isfinite(reference) else None
+        self.recent = []
+
+    def add(self, loss):
+        if not math.isfinite(loss):
+            return f"the loss became {loss} (not a number)"
+        self.recent = (self.recent + [loss])[-self.window:]
+        if len(self.recent) < self.window:
+            return None
+        mean = float(np.mean(self.recent))
+        if self.best is None or mean < self.best:
+            self.best = mean
+            return None
+        if mean - self.best > max(self.min_rise, self.relative_rise * self.best):
+            return (f"the loss rose from {self.best:.2f} to {mean:.2f} (average of the last "
+                    f"{self.window} steps)")
+        return None
+
+
 class FinetuneMonitor(keras.callbacks.Callback):
     """Per step: report (step, loss, tokens/s, eta), checkpoint (`save_checkpoint(model,
-    step)`), and stop on cancel, step limit or deadline. `stop_reason` is None when
-    training ran to `total_steps`."""
+    step)`), and stop on cancel, divergence, step limit or deadline. `stop_reason` is
+    None when training ran to `total_steps` ("diverged": `divergence` says how). While
+    `serving` (a ServingActivity) is busy, pause after each step for `yield_factor`
+    times its duration (default `ALBERT_DEMO_TRAINING_YIELD`, 3: training keeps ~25% of
+    the CPU; 0 turns yielding off)."""
 
     def __init__(self, total_steps, tokens_per_step, report, should_cancel=lambda: False,
-                 checkpoint_every=0, save_checkpoint=None, deadline=None):
+                 checkpoint_every=0, save_checkpoint=None, deadline=None, serving=None,
+                 yield_factor=None, watch=None):
         super().__init__()
         self.total_steps, self.tokens_per_step = total_steps, tokens_per_step
         self.report, self.should_cancel = report, should_cancel
         self.checkpoint_every, self.save_checkpoint = checkpoint_every, save_checkpoint
         self.deadline = deadline
+        self.serving = serving
+        self.yield_factor = (settings.current().training_yield if yield_factor is None
+                             else yield_factor)
+        self.watch = watch or DivergenceWatch()
         self.step, self.stop_reason, self.last_checkpoint = 0, None, None
+        self.divergence = None
         self._previous_mean = 0.0
         self._first_step_end = None
+        self._last_step_end = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._previous_mean = 0.0
 
     def _yield_to_serving(self):
-        """While predictions are being served, pause after each step for YIELD_FACTOR
+        """While predictions are being served, pause after each step for yield_factor
         times the step's duration (answers stay fast; training slows down meanwhile)."""
-        from albert_demo.engine.predictor import last_request_time
         now = time.monotonic()
-        last_end = getattr(self, "_last_step_end", None)
-        self._last_step_end = now
-        if last_end is not None and now - last_request_time[0] < 1.0:
-            time.sleep(min(YIELD_FACTOR * (now - last_end), YIELD_MAX_SECONDS))
+        last_end, self._last_step_end = self._last_step_end, now
+        if (last_end is not None and self.serving is not None and self.yield_factor
+                and self.serving.busy()):
+            time.sleep(min(self.yield_factor * (now - last_end), YIELD_MAX_SECONDS))
             self._last_step_end = time.monotonic()
 
     def on_train_batch_end(self, batch, logs=None):
@@ -113,8 +146,11 @@ class FinetuneMonitor(keras.callbacks.Callback):
             tokens_per_s = steps_per_s * self.tokens_per_step
             eta = (self.total_steps - self.step) / steps_per_s
         self.report(self.step, loss, tokens_per_s, eta)
+        self.divergence = self.watch.add(loss)
         if self.should_cancel():
             self.stop_reason = "cancelled"
+        elif self.divergence:
+            self.stop_reason = "diverged"
         elif self.deadline is not None and now > self.deadline:
             self.stop_reason = "time limit"
         if self.step >= self.total_steps or self.stop_reason:

@@ -1,50 +1,23 @@
 """The Fine-tune tab: upload -> preview -> settings -> start/cancel -> live progress ->
 before/after, probes, download. Layout only; the work is `albert_demo.finetune.service`.
 
-Called inside the caller's `with gr.Tab("Fine-tune"):` block with a context giving
-`cache` (or `models`), `store`, `session` (or `session_state`) and `data_dir`.
+Called inside the caller's `with gr.Tab("Fine-tune"):` block with the `UIContext`: its
+`finetune` (the `FinetuneService` app.py built) and `session` (the session id component).
 """
-
-import functools
-import html
 
 import gradio as gr
 
 from albert_demo.finetune.data import FinetuneDataError, max_upload_bytes
-from albert_demo.finetune.job import FinetuneSettings
-from albert_demo.finetune.service import (FinetuneService, loss_figure, metrics_rows,
-                                          probe_rows, progress_text)
+from albert_demo.finetune.service import (loss_figure, metrics_rows, probe_rows,
+                                          progress_text)
+from albert_demo.finetune.settings import FinetuneSettings
+from albert_demo.ui.errors import user_errors
 
 DEFAULTS = FinetuneSettings()
-EXAMPLE_PROBES = "The court [MASK] the motion.\nThe capital of France is [MASK]."
-
-
-def _get(context, *names, default=None):
-    for name in names:
-        try:
-            value = context[name] if isinstance(context, dict) else getattr(context, name)
-        except (KeyError, AttributeError):
-            continue
-        if value is not None:
-            return value
-    return default
-
-
-def _errors(fn):
-    """FinetuneDataError (a person's mistake) -> gr.Error with its message."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except FinetuneDataError as error:  # the modal renders HTML; messages quote input
-            raise gr.Error(html.escape(str(error), quote=False), print_exception=False) from None
-    return wrapper
 
 
 def build_finetune_tab(context):
-    service = FinetuneService(_get(context, "data_dir"), models=_get(context, "cache", "models"),
-                              store=_get(context, "store"))
-    session = _get(context, "session", "session_state")
+    service, session = context.finetune, context.session
     limit_mb = max_upload_bytes() / 1e6
 
     gr.Markdown("Train a copy of a model on your own text, compare it with the original, "
@@ -61,7 +34,8 @@ def build_finetune_tab(context):
             use_annotations = gr.Checkbox(label="Also use my annotations as training data "
                                           "(sentences whose masks all have a gold word)")
             preview_button = gr.Button("Preview")
-            preview_json = gr.JSON(label="Preview")
+            preview_json = gr.JSON(label="Preview: counts and a few passages as read",
+                                   elem_id="finetune-preview")
         with gr.Column():
             base = gr.Dropdown(label="Base preset", choices=service.base_choices(None),
                                value=DEFAULTS.base_preset, allow_custom_value=False)
@@ -87,37 +61,51 @@ def build_finetune_tab(context):
                                              step=0.05, label="Validation share")
                 freeze = gr.Checkbox(label="Freeze the backbone (train the head only)")
             probes = gr.Textbox(label="Probe sentences (one per line, with [MASK])",
-                                value=EXAMPLE_PROBES, lines=3)
+                                placeholder="Empty: made from your held-out lines, one "
+                                "content word masked in each (Preview shows them).",
+                                lines=3, elem_id="finetune-probes")
             with gr.Row():
                 start = gr.Button("Start", variant="primary", elem_id="finetune-start")
-                cancel = gr.Button("Cancel", variant="stop")
+                cancel = gr.Button("Cancel", variant="stop", elem_id="finetune-cancel")
                 resume = gr.Button("Resume interrupted", elem_id="finetune-resume")
+            keep = gr.Checkbox(label="On cancel, keep what was trained (publish it as a "
+                               "model); otherwise a cancelled run saves nothing",
+                               elem_id="finetune-keep")
     progress = gr.Markdown("No training yet.", elem_id="finetune-progress")
     loss_plot = gr.Plot(label="Training loss")
     metrics = gr.Dataframe(headers=["metric", "before", "after", "change"],
                            label="Validation split, before and after", interactive=False,
                            elem_id="finetune-metrics")
     probe_table = gr.Dataframe(headers=["probe", "base model", "fine-tuned model"],
-                               label="Probe sentences", interactive=False, wrap=True)
+                               label="Probe sentences: each model's top 5 per [MASK]",
+                               interactive=False, wrap=True,
+                               column_widths=["40%", "30%", "30%"],
+                               elem_id="finetune-probe-table")
     download = gr.File(label="Download the preset (zip, loads in keras-hub)",
                        elem_id="finetune-download")
     timer = gr.Timer(1.0, active=False)
 
     # -- handlers: plain functions of plain values ----------------------------------
-    @_errors
+    @user_errors
     def on_upload(path):
         found = service.inspect(path)
         table = found["kind"] in ("csv", "jsonl")
         return gr.Dropdown(choices=found["columns"], value=found["column"], visible=table)
 
-    @_errors
+    @user_errors
     def finetune_preview(session_id, path, column, annotations, base_preset, length, share):
         checked = FinetuneSettings(sequence_length=length or DEFAULTS.sequence_length,
                                    validation_share=share).checked()
         return service.preview(session_id, path, column, annotations, base_preset,
                                checked.sequence_length, checked.validation_share)
 
-    @_errors
+    def suggest_probes(found, current):
+        """Fill an empty probe box with the probes the run would make."""
+        if (current or "").strip() or not isinstance(found, dict):
+            return current
+        return "\n".join(found.get("probes") or [])
+
+    @user_errors
     def finetune_start(session_id, path, column, annotations, base_preset, model_name,
                        n_steps, n_epochs, lr, batch, length, rate, share, frozen,
                        probe_text):
@@ -134,11 +122,12 @@ def build_finetune_tab(context):
         state = service.start(session_id, settings, path, column, annotations)
         return (*view(state), gr.Timer(active=True))
 
-    @_errors
-    def finetune_cancel(session_id):
-        return service.cancel(session_id)["message"]
+    @user_errors
+    def finetune_cancel(session_id, keep_trained=False):
+        """Stop this session's run; keep_trained: publish what was trained so far."""
+        return service.cancel(session_id, keep=bool(keep_trained))["message"]
 
-    @_errors
+    @user_errors
     def finetune_resume(session_id):
         """Continue this session's run that a server restart interrupted."""
         state = service.resume(session_id)
@@ -170,12 +159,13 @@ def build_finetune_tab(context):
     upload.change(on_upload, [upload], [column], api_name="finetune_columns")
     preview_button.click(finetune_preview, [session, upload, column, use_annotations, base,
                                             sequence_length, validation_share],
-                         [preview_json], api_name="finetune_preview")
+                         [preview_json], api_name="finetune_preview").then(
+        suggest_probes, [preview_json, probes], [probes], api_visibility="private")
     start.click(finetune_start, [session, upload, column, use_annotations, base, name, steps,
                                  epochs, learning_rate, batch_size, sequence_length,
                                  mask_rate, validation_share, freeze, probes],
                 outputs + [timer], api_name="finetune_start")
-    cancel.click(finetune_cancel, [session], [progress], api_name="finetune_cancel")
+    cancel.click(finetune_cancel, [session, keep], [progress], api_name="finetune_cancel")
     resume.click(finetune_resume, [session], outputs + [timer], api_name="finetune_resume")
     timer.tick(poll, [session], outputs + [timer], api_name="finetune_poll",
                api_visibility="private")

@@ -1,5 +1,6 @@
 """A whole fine-tuning run on the tiny preset: loss goes down, results are published,
-the zip loads in keras-hub, cancel and the queue behave, owners are isolated."""
+the zip loads in keras-hub, cancel and the queue behave, owners are isolated, a diverging
+run is stopped."""
 
 import time
 import zipfile
@@ -109,9 +110,10 @@ def test_cancel_and_queue_position(tiny_preset, tmp_path):
     second.cancel()
     assert second.wait(10)["status"] == "cancelled"
     at_cancel = first.progress.snapshot()["step"]
-    first.cancel()
+    first.cancel(keep=True)  # publish what was trained so far
     snap = first.wait(120)
     assert snap["status"] == "cancelled" and snap["model_name"] == "finetuned/legal"
+    assert snap["message"].startswith(f"Cancelled after {snap['step']} steps; saved as")
     assert at_cancel <= snap["step"] <= at_cancel + 3
     from albert_demo import AlbertMaskedLM
     from albert_demo.finetune.checkpoints import latest_checkpoint
@@ -132,3 +134,75 @@ def test_cancel_and_queue_position(tiny_preset, tmp_path):
 def test_settings_are_checked(change, message):
     with pytest.raises(FinetuneDataError, match=message):
         FinetuneSettings(**change).checked()
+
+
+def test_a_cancelled_run_publishes_nothing_unless_asked(tiny_preset, tmp_path):
+    from albert_demo.finetune.manifest import read_run
+    job = FinetuneJob(fast_settings(tiny_preset, steps=2000, checkpoint_every=1),
+                      domain_sentences(64), "carol", tmp_path, queue=TrainingQueue(1)).start()
+    deadline = time.time() + 120
+    while not list((job.run_dir / "checkpoints").glob("step-*")):
+        assert time.time() < deadline and job.running, job.progress.snapshot()
+        time.sleep(0.05)
+    job.cancel()
+    snap = job.wait(120)
+    assert snap["status"] == "cancelled" and snap["model_name"] is None
+    assert snap["zip_path"] is None and snap["after"] is None
+    assert "nothing was saved" in snap["message"] and "keep what was trained" in snap[
+        "message"]
+    assert FinetunedRegistry(tmp_path).names("carol") == []
+    assert not (job.run_dir / "checkpoints").exists()  # no 46 MB left behind either
+    assert not list(job.run_dir.glob("*.zip"))
+    assert read_run(job.run_dir)["status"] == "cancelled"  # not offered for resuming
+
+
+def test_step_counts_read_as_english():
+    from albert_demo.finetune.job import steps_text
+    assert steps_text(1) == "1 step" and steps_text(2) == "2 steps"
+
+
+def test_a_diverging_run_is_stopped_with_a_clear_message(tiny_preset, tmp_path):
+    job = FinetuneJob(fast_settings(tiny_preset, steps=400, learning_rate=1.0,
+                                    checkpoint_every=5),
+                      domain_sentences(200), "dave", tmp_path, queue=TrainingQueue(1))
+    snap = job.start().wait(timeout=300)
+    assert snap["status"] == "failed", snap["message"]
+    assert "diverged" in snap["error"] and "Lower the learning rate" in snap["error"]
+    assert snap["step"] < 400
+    assert FinetunedRegistry(tmp_path).names("dave") == []
+    assert not (job.run_dir / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("losses, stops", [
+    ([3.0] * 60, False),                                  # flat
+    ([9.0 - 0.1 * i for i in range(60)], False),          # learning
+    ([3.0 + (1.5 if i % 2 else -1.5) for i in range(60)], False),  # noisy, not rising
+    ([3.0] * 20 + [3.0 + 0.2 * i for i in range(40)], True),        # rising steadily
+    ([3.0] * 5 + [float("nan")], True),
+    ([3.0] * 5 + [float("inf")], True),
+])
+def test_divergence_watch(losses, stops):
+    from albert_demo.finetune.training import DivergenceWatch
+    watch = DivergenceWatch()
+    said = [watch.add(loss) for loss in losses]
+    assert any(said) == stops, said
+    if stops:
+        assert "loss" in next(s for s in said if s)
+
+
+def test_divergence_counts_from_the_base_model_score():
+    """A loss that jumps above the base model's validation loss within the first steps
+    (before any window of its own) still counts as rising."""
+    from albert_demo.finetune.training import DivergenceWatch
+    watch = DivergenceWatch(reference=3.0)
+    said = [watch.add(6.5) for _ in range(20)]
+    assert said[-1] and "from 3.00 to 6.50" in said[-1]
+
+
+def test_small_validation_splits_are_called_out(finished):
+    _, snap, _, _ = finished
+    masks = snap["before"]["masks"]
+    if masks < 50:
+        assert any(f"only {masks} masked tokens" in note for note in snap["notes"])
+    else:
+        assert snap["notes"] == []

@@ -105,9 +105,9 @@ FinetuneJob(settings, domain_sentences(200), "rita", {data!r}).start().wait()
 def test_a_run_killed_by_a_restart_is_shown_and_resumes_from_its_checkpoint(tiny_preset,
                                                                             tmp_path):
     from albert_demo.finetune import FinetunedRegistry
-    from albert_demo.finetune.job import read_run
+    from albert_demo.finetune.manifest import read_run
+    from albert_demo.finetune.queue import TrainingQueue
     from albert_demo.finetune.service import FinetuneService
-    from albert_demo.finetune.job import TrainingQueue
     code = RESUME_SCRIPT.format(here=str(Path(__file__).parent), preset=tiny_preset,
                                 data=str(tmp_path))
     proc = run_python(code, start_new_session=True)

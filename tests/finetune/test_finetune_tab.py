@@ -1,4 +1,7 @@
-"""The tab's logic through `FinetuneService` (no browser), and the tab's API names."""
+"""The tab's logic through `FinetuneService` (no browser), and the tab's API names.
+The tab is handed a service built here, as app.py builds one."""
+
+from types import SimpleNamespace
 
 import pytest
 
@@ -20,6 +23,11 @@ def test_service_runs_upload_to_result(tiny_preset, tmp_path):
     counts = service.preview("s1", str(upload), "text", base_preset=tiny_preset,
                              sequence_length=32)
     assert counts["passages"] == 80 and counts["valid_passages"] == 8
+    # Sample passages as read, and the probes a run would make from the held-out lines.
+    assert len(counts["sample_train_passages"]) == 3
+    assert set(counts["sample_train_passages"]) <= set(domain_sentences(80))
+    assert counts["probes"] and all(p.count("[MASK]") == 1 for p in counts["probes"])
+    assert "too few" in counts["note"]  # 8 short lines: ~12 masked tokens
     with pytest.raises(FinetuneDataError, match="Unknown base preset"):
         service.preview("s1", str(upload), "text", base_preset="/etc")
     settings = fast_settings(tiny_preset, steps=12, probes=("the jury [MASK] the claim.",))
@@ -37,6 +45,7 @@ def test_service_runs_upload_to_result(tiny_preset, tmp_path):
                                                        "top-5 accuracy"]
     assert all(row[1] is not None and row[2] is not None for row in metrics_rows(state))
     assert probe_rows(state)[0][0] == "the jury [MASK] the claim."
+    assert len(probe_rows(state)[0][2].split(", ")) == 5  # the top 5, not the sentence again
     assert len(loss_figure(state["history"]).data[0].x) == 12
     with pytest.raises(FinetuneDataError, match="no training of yours"):
         service.cancel("s1")
@@ -49,7 +58,7 @@ def test_starting_a_new_run_stops_offering_the_interrupted_one(tiny_preset, tmp_
     import shutil
 
     from albert_demo.finetune import FinetunedRegistry, TrainingQueue
-    from albert_demo.finetune.job import read_run
+    from albert_demo.finetune.manifest import read_run
     run_dir = FinetunedRegistry(tmp_path).run_dir("s1", "crashed")
     shutil.copytree(tiny_preset, run_dir / "checkpoints" / "step-000005")
     (run_dir / "run.json").write_text(json.dumps({
@@ -85,6 +94,19 @@ def test_annotations_become_training_text(tmp_path):
         service.passages("s2", use_annotations=True)
 
 
+def test_empty_loss_plot_says_so_instead_of_showing_axes():
+    figure = loss_figure([])
+    assert not figure.data
+    assert figure.layout.xaxis.visible is False and figure.layout.yaxis.visible is False
+    assert "once training starts" in figure.layout.annotations[0].text
+
+
+def test_progress_shows_notes():
+    state = {"status": "done", "message": "Finished after 1 step; saved as finetuned/x.",
+             "notes": ["The validation split has only 9 masked tokens"]}
+    assert "only 9 masked tokens" in progress_text(state)
+
+
 def test_tab_builds_with_api_names(tmp_path):
     import gradio as gr
 
@@ -92,8 +114,8 @@ def test_tab_builds_with_api_names(tmp_path):
     with gr.Blocks() as demo:
         session = gr.State("s1")
         with gr.Tab("Fine-tune"):
-            build_finetune_tab({"models": None, "store": None, "session_state": session,
-                                "data_dir": tmp_path})
+            build_finetune_tab(SimpleNamespace(finetune=FinetuneService(tmp_path),
+                                               session=session))
     names = {d.get("api_name") for d in demo.config["dependencies"]}
     assert {"finetune_preview", "finetune_start", "finetune_status", "finetune_cancel",
             "finetune_result", "finetune_columns"} <= names
@@ -105,23 +127,14 @@ def test_gradio_client_drives_a_whole_run(tiny_preset, tmp_path):
     import gradio as gr
     from gradio_client import Client, handle_file
 
-    from albert_demo.finetune.service import FinetuneService
     from albert_demo.ui import finetune_tab
     upload = tmp_path / "legal.txt"
     upload.write_text("\n".join(domain_sentences(40)))
-    original = FinetuneService.__init__
-
-    def with_tiny(self, *args, **kwargs):  # let the page offer the tiny test preset
-        original(self, *args, **{**kwargs, "extra_bases": [tiny_preset]})
-    FinetuneService.__init__ = with_tiny
-    try:
-        with gr.Blocks() as demo:
-            session = gr.State("client")
-            with gr.Tab("Fine-tune"):
-                finetune_tab.build_finetune_tab({"session_state": session,
-                                                 "data_dir": tmp_path})
-    finally:
-        FinetuneService.__init__ = original
+    service = FinetuneService(tmp_path, extra_bases=[tiny_preset])  # offers the tiny preset
+    with gr.Blocks() as demo:
+        session = gr.State("client")
+        with gr.Tab("Fine-tune"):
+            finetune_tab.build_finetune_tab(SimpleNamespace(finetune=service, session=session))
     demo.launch(prevent_thread_lock=True, quiet=True, show_error=True)  # as app.py
     try:
         client = Client(demo.local_url, verbose=False)
