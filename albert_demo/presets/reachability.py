@@ -120,13 +120,3 @@ def cached_download(repo, revision=None):
     except Exception:  # a broken cache entry or odd repo id is not a download
         pass
     return None
-
-
-def offline_preset(repo, revision, name, reason):
-    """The Hub is unreachable: a complete earlier download, or a PresetError saying so."""
-    from albert_demo.presets.resolve import PresetError
-
-    folder = cached_download(repo, revision)
-    if folder is None:
-        raise PresetError(unreachable_message(name, reason))
-    return folder
