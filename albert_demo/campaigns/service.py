@@ -91,10 +91,12 @@ def _shown_name(annotator_id: str) -> str:
 
 class CampaignService:
     def __init__(self, store, model_cache, *, lease_seconds: int = DEFAULT_LEASE_SECONDS,
-                 clock=utcnow):
+                 clock=utcnow, owners=frozenset()):
         """store: an `AnnotationStore` (its engine holds the tables); model_cache: anything
-        with ``get(preset)`` returning a predictor (`predict_batch(texts, top_k)`)."""
+        with ``get(preset)`` returning a predictor (`predict_batch(texts, top_k)`); owners:
+        logins that may create campaigns (see `identity.from_request`)."""
         self.store = store
+        self.owners = frozenset(owners)
         self.engine = store.engine
         self.cache = model_cache
         self.lease_seconds = int(lease_seconds)
@@ -447,11 +449,21 @@ class CampaignService:
                 item["judged"] -= 1
             conn.execute(delete(L).where(L.c.campaign_id == campaign["id"],
                                          L.c.annotator == annotator.id))
+            taken = conn.execute(select(func.count()).select_from(L).where(
+                L.c.item_id == item["id"], L.c.expires_at > now)).scalar_one()
+            previous = {"kind": last.kind, "answers": last.answers, "note": last.note}
+            if item["judged"] + taken >= campaign["overlap"]:
+                # A skipped item that others finished meanwhile: the skip is taken back,
+                # but there is no room left to judge it.
+                return {"campaign_id": campaign["id"], "item_id": None,
+                        "previous": previous,
+                        "message": f"Your {last.kind} answer was taken back; item "
+                                   f"#{item['id']} has all its judgments meanwhile.",
+                        "progress": self._summary(conn, campaign, annotator)["progress"]}
             expires = now + dt.timedelta(seconds=campaign["lease_seconds"])
             conn.execute(insert(L).values(item_id=item["id"], annotator=annotator.id,
                                           campaign_id=campaign["id"], leased_at=now,
                                           expires_at=expires))
-            previous = {"kind": last.kind, "answers": last.answers, "note": last.note}
             return self._shown(conn, campaign, item, annotator, expires, previous)
 
     def mine(self, annotator: Annotator, campaign_id, limit: int = 50) -> list[dict]:

@@ -20,6 +20,7 @@ MASK = "[MASK]"
 MAX_ITEMS = 5000
 MAX_TEXT = 2000
 MAX_WORD = 100
+MAX_MASKS = 5  # per item: more is no longer one glance for an annotator
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 
 
@@ -31,6 +32,9 @@ def _record(text: Any, gold: Any, where: str) -> dict:
     if len(text) > MAX_TEXT:
         raise CampaignError(f"{where}: the text is {len(text)} characters; at most "
                             f"{MAX_TEXT} are accepted.")
+    if text.count(MASK) > MAX_MASKS:
+        raise CampaignError(f"{where}: {text.count(MASK)} {MASK} in one sentence; a campaign "
+                            f"item holds at most {MAX_MASKS}.")
     if gold in (None, "", []):
         return {"text": text, "reference": None}
     if isinstance(gold, str):

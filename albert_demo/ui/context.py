@@ -20,6 +20,7 @@ class UIContext:
     evaluation: EvaluationService
     data_dir: Path
     finetune: Any = None          # albert_demo.finetune.FinetuneService
+    campaigns: Any = None         # albert_demo.campaigns.CampaignService (None: turned off)
     session: Any = None
     analysis: Any = None
     presets: Any = None

@@ -15,7 +15,6 @@ from albert_demo.presets.registry import EMBEDDED_PRESET
 from albert_demo.ui.annotations_tab import build_annotations_tab
 from albert_demo.ui.attention_tab import build_attention_tab
 from albert_demo.ui.campaigns_tab import add_campaign_api, build_campaigns_tab
-from albert_demo.ui.campaigns_tab import add_campaign_api, build_campaigns_tab
 from albert_demo.ui.finetune_tab import build_finetune_tab
 from albert_demo.ui.errors import user_errors
 from albert_demo.ui.preset_choices import preset_choices
@@ -128,12 +127,6 @@ def build_demo(context, title="ALBERT masked-LM demo"):
                     campaigns_on_load = build_campaigns_tab(context)
                 else:
                     gr.Markdown("Campaigns are turned off: the server cannot save data.")
-            campaigns_on_load = None
-            with gr.Tab("Campaigns", id="campaigns"):
-                if context.campaigns is not None:
-                    campaigns_on_load = build_campaigns_tab(context)
-                else:
-                    gr.Markdown("Campaigns are turned off: the server cannot save data.")
             refresh_finetune = None
             with gr.Tab("Fine-tune", id="finetune"):
                 if context.finetune is not None:
@@ -142,8 +135,6 @@ def build_demo(context, title="ALBERT masked-LM demo"):
                     gr.Markdown("Fine-tuning is turned off: the server's data folder is not "
                                 "writable.")
         add_api(predictions, context.annotations)
-        if context.campaigns is not None:
-            add_campaign_api(context.campaigns, Path(context.data_dir) / "campaign_exports")
         if context.campaigns is not None:
             add_campaign_api(context.campaigns, Path(context.data_dir) / "campaign_exports")
         load = demo.load(new_session, [session], [session], api_name="session",
@@ -157,9 +148,6 @@ def build_demo(context, title="ALBERT masked-LM demo"):
                       api_visibility="private")
         if refresh_finetune:
             load.then(**refresh_finetune, api_name="finetune_on_load",
-                      api_visibility="private")
-        if campaigns_on_load:
-            load.then(**campaigns_on_load, api_name="campaigns_on_load",
                       api_visibility="private")
         if campaigns_on_load:
             load.then(**campaigns_on_load, api_name="campaigns_on_load",

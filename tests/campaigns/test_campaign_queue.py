@@ -203,3 +203,17 @@ def test_identity():
     assert isinstance(anon, Annotator)
     with pytest.raises(CampaignError):
         identity.from_request(SimpleNamespace(username=None, session_hash=None))
+
+
+def test_undo_a_skip_after_others_filled_the_item(service):
+    c = create(service, b"Only [MASK] one.\n", overlap=1)
+    skipper, judge = people(2)
+    item = service.next(skipper, c["id"])
+    service.skip(skipper, c["id"], item["item_id"])
+    service.submit(judge, c["id"], service.next(judge, c["id"])["item_id"], [["blue"]])
+    back = service.undo(skipper, c["id"])
+    assert back["item_id"] is None and "taken back" in back["message"]
+    assert service.mine(skipper, c["id"]) == []
+    assert service.next(skipper, c["id"])["item_id"] is None  # no lease beyond the overlap
+    with pytest.raises(CampaignError, match="at most 5"):
+        create(service, b"[MASK] [MASK] [MASK] [MASK] [MASK] [MASK].\n")

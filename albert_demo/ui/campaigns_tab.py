@@ -1,0 +1,390 @@
+"""Campaigns tab: the annotation queue (keyboard first), and the owner's create form,
+dashboard, review/adjudication and export; plus the /campaign_* API for programs.
+
+Who is annotating comes from the request (`identity.from_request`): the logged-in name, or
+the browser session marked unverified; never from a value the client sends.
+"""
+
+import html
+from pathlib import Path
+
+import gradio as gr
+
+from albert_demo.campaigns import identity
+from albert_demo.campaigns.sources import MAX_MASKS
+from albert_demo.plots.campaigns import agreement_chart, annotator_chart, progress_chart
+from albert_demo.presets.registry import EMBEDDED_PRESET, all_presets
+from albert_demo.ui.errors import user_errors
+
+STRATEGIES = {"none (sentences have [MASK])": "", "random words": "random",
+              "words from a list": "words", "words the model is least sure about": "least_sure"}
+REVIEW_COLUMNS = ["item", "text", "answers", "gold so far", "disagreement"]
+KEY_HINTS = ("Keys: **1–9** toggle candidates · **Enter** submits · **S** skips · "
+             "**U** undoes your last answer (typing in a box: Enter submits).")
+
+# Installed once per page: number keys toggle the visible candidates in order, Enter
+# submits, S skips, U undoes; nothing happens while typing or when the tab is hidden.
+KEYS_JS = """
+(...args) => {
+  if (!window.__albertCampaignKeys) {
+    window.__albertCampaignKeys = true;
+    const click = (id) => { const b = document.getElementById(id); if (b) b.click(); };
+    document.addEventListener('keydown', (e) => {
+      const queue = document.getElementById('campaign-queue');
+      if (!queue || queue.offsetParent === null) return;
+      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      const t = e.target;
+      if (t && (t.tagName === 'TEXTAREA' || (t.tagName === 'INPUT' && t.type !== 'checkbox')
+                || t.isContentEditable)) return;
+      if (/^[1-9]$/.test(e.key)) {
+        const boxes = [...queue.querySelectorAll('.campaign-options input[type=checkbox]')]
+          .filter((b) => b.offsetParent !== null);
+        const box = boxes[Number(e.key) - 1];
+        if (box) { box.click(); e.preventDefault(); }
+      } else if (e.key === 'Enter') { click('campaign-submit'); e.preventDefault(); }
+      else if (e.key === 's' || e.key === 'S') { click('campaign-skip'); e.preventDefault(); }
+      else if (e.key === 'u' || e.key === 'U') { click('campaign-undo'); e.preventDefault(); }
+    });
+  }
+  return args;
+}
+"""
+
+
+def who(request, service):
+    return identity.from_request(request, service.owners)
+
+
+def sentence_html(text):
+    """The sentence, escaped, each [MASK] numbered and highlighted."""
+    parts = html.escape(text).split("[MASK]")
+    out = [parts[0]]
+    for n, rest in enumerate(parts[1:], 1):
+        out += [f"<mark class='campaign-mask'>[MASK {n}]</mark>", rest]
+    return f"<div id='campaign-sentence' style='font-size:1.3em'>{''.join(out)}</div>"
+
+
+def choices(item):
+    """Per mask: [(label, word)], numbered across masks as the number keys count them;
+    with two presets each word shows its rank in column A and B (blind)."""
+    out, n = [], 0
+    for mask in item["masks"]:
+        ranks = [{w: r for r, w in enumerate(col["words"], 1)} for col in mask["columns"]]
+        row = []
+        for word in mask["options"]:
+            n += 1
+            where = ""
+            if len(mask["columns"]) == 2:
+                where = " (" + " · ".join(f"{col['label']}{rank[word]}" for col, rank in
+                                          zip(mask["columns"], ranks) if word in rank) + ")"
+            row.append((f"{n} · {word}{where}", word))
+        out.append(row)
+    return out
+
+
+def campaign_choices(service, annotator):
+    return [(f"#{c['id']} {c['name']} · {c['progress']['judged']}/{c['progress']['needed']}",
+             c["id"]) for c in service.list(annotator)]
+
+
+def build_campaigns_tab(context):
+    """context.campaigns: a `CampaignService`. Returns the page-load hook (dict for .then)."""
+    service = context.campaigns
+    exports = Path(context.data_dir) / "campaign_exports"
+    with gr.Row():
+        campaign = gr.Dropdown([], label="Campaign", scale=3, elem_id="campaign-pick",
+                               allow_custom_value=True)  # programs pass an id
+        reload = gr.Button("↻ Refresh list", scale=0)
+        whoami = gr.Markdown(elem_id="campaign-whoami")
+    current = gr.State(None)
+    with gr.Column(elem_id="campaign-queue"):
+        progress = gr.Markdown(elem_id="campaign-progress")
+        with gr.Accordion("Guidelines", open=False):
+            guidelines = gr.Markdown()
+        sentence = gr.HTML(elem_id="campaign-item")
+        rows, groups, typed = [], [], []
+        for m in range(MAX_MASKS):
+            with gr.Row(visible=m == 0) as row:
+                groups.append(gr.CheckboxGroup([], label=f"[MASK {m + 1}]: acceptable words",
+                                               elem_classes=["campaign-options"], scale=3))
+                typed.append(gr.Textbox(label="None fits? Type the right word", scale=1,
+                                        elem_id=f"campaign-typed-{m}"))
+            rows.append(row)
+        with gr.Row():
+            submit = gr.Button("Submit ⏎", variant="primary", elem_id="campaign-submit")
+            skip = gr.Button("Skip (S)", elem_id="campaign-skip")
+            undo = gr.Button("Undo (U)", elem_id="campaign-undo")
+        with gr.Row():
+            note = gr.Textbox(label="Flag a problem with this item (note)", scale=3)
+            flag = gr.Button("Flag", variant="stop", scale=0, elem_id="campaign-flag")
+        gr.Markdown(KEY_HINTS, elem_id="campaign-keys")
+
+    with gr.Accordion("Owner: create a campaign", open=False):
+        with gr.Row():
+            name = gr.Textbox(label="Name")
+            source_kind = gr.Radio(["file", "my annotations"], value="file",
+                                   label="Sentences from")
+            upload = gr.File(label=".txt (one sentence a line), .csv / .jsonl ('text', "
+                             "optional 'gold')", file_types=[".txt", ".csv", ".jsonl"])
+        with gr.Row():
+            presets = gr.Dropdown(list(all_presets()), value=[EMBEDDED_PRESET], multiselect=True,
+                                  label="Preset(s): two are shown side by side, blind",
+                                  allow_custom_value=True, max_choices=2)
+            top_k = gr.Slider(1, 20, value=5, step=1, label="Candidates per preset")
+            overlap = gr.Slider(1, 20, value=3, step=1, label="Judgments per item")
+            lease = gr.Slider(1, 120, value=10, step=1, label="Lease (minutes)")
+        with gr.Row():
+            strategy = gr.Dropdown(list(STRATEGIES), value=list(STRATEGIES)[0],
+                                   label="Masks for sentences without [MASK]")
+            per_sentence = gr.Slider(1, MAX_MASKS, value=1, step=1, label="Masks per sentence")
+            mask_words = gr.Textbox(label="Words to mask (for 'words from a list')")
+        instructions = gr.Textbox(label="Guidelines for annotators", lines=3)
+        create = gr.Button("Create campaign", variant="primary", elem_id="campaign-create")
+        created = gr.Markdown()
+
+    with gr.Accordion("Owner: dashboard, review, export", open=False):
+        dashboard = gr.Button("Refresh dashboard", elem_id="campaign-dashboard")
+        with gr.Row():
+            progress_plot = gr.Plot(label="Progress", elem_id="campaign-progress-plot")
+            annotator_plot = gr.Plot(label="Per annotator")
+            agreement_plot = gr.Plot(label="Agreement")
+        figures = gr.JSON(label="Agreement figures")
+        load_review = gr.Button("Items to review")
+        review = gr.Dataframe(headers=REVIEW_COLUMNS, interactive=False, wrap=True)
+        with gr.Row():
+            review_item = gr.Number(label="Item", precision=0)
+            gold = gr.Textbox(label="Gold word(s), '|' between masks")
+            settle = gr.Button("Settle gold")
+        settled = gr.Markdown()
+        with gr.Row():
+            export = gr.Button("Export dataset (zip)", elem_id="campaign-export-button")
+            exported = gr.File(label="Download", interactive=False)
+        with gr.Row():
+            repo = gr.Textbox(label="Hub dataset repo (owner/name)")
+            token = gr.Textbox(label="Hugging Face write token", type="password")
+            private = gr.Checkbox(value=True, label="private")
+            push = gr.Button("Push to the Hub")
+        pushed = gr.Markdown()
+
+    item_outputs = [current, sentence, progress, guidelines, note] + rows + groups + typed
+
+    def show(item, campaign_info=None):
+        """Updates for the queue from a `next`/`undo` payload."""
+        if item.get("item_id") is None:
+            hidden = [gr.Row(visible=False)] * MAX_MASKS
+            return ([item, f"<p>{html.escape(item.get('message', ''))}</p>",
+                     item["progress"]["text"], gr.update(), ""] + hidden
+                    + [gr.CheckboxGroup(choices=[], value=[])] * MAX_MASKS
+                    + [""] * MAX_MASKS)
+        options = choices(item)
+        previous = (item.get("previous") or {}).get("answers") or []
+        rows, boxes, words = [], [], []
+        for m in range(MAX_MASKS):
+            if m < len(options):
+                answer = previous[m] if m < len(previous) else {}
+                rows.append(gr.Row(visible=True))
+                boxes.append(gr.CheckboxGroup(choices=options[m],
+                                              value=answer.get("accepted", []),
+                                              label=f"[MASK {m + 1}]: acceptable words"))
+                words.append(answer.get("typed") or "")
+            else:
+                rows.append(gr.Row(visible=False))
+                boxes.append(gr.CheckboxGroup(choices=[], value=[]))
+                words.append("")
+        return ([item, sentence_html(item["text"]), item["progress"]["text"],
+                 item.get("guidelines") or "(no guidelines)", ""] + rows + boxes + words)
+
+    @user_errors
+    def open_campaign(campaign_id, request: gr.Request):
+        if not campaign_id:
+            raise gr.Error("Pick a campaign first.")
+        return show(service.next(who(request, service), campaign_id))
+
+    def answer(kind):
+        @user_errors
+        def handler(values, request: gr.Request):
+            """values: {component: value} for the current item, its boxes and note."""
+            item = values[current]
+            if not item or item.get("item_id") is None:
+                raise gr.Error("No item to answer: pick a campaign.")
+            me = who(request, service)
+            cid, iid = item["campaign_id"], item["item_id"]
+            if kind == "submit":
+                service.submit(me, cid, iid, [
+                    {"accepted": list(values[groups[m]] or []),
+                     "typed": values[typed[m]] or None} for m in range(len(item["masks"]))])
+            elif kind == "skip":
+                service.skip(me, cid, iid)
+            else:
+                service.flag(me, cid, iid, values[note])
+            return show(service.next(me, cid))
+        return handler
+
+    @user_errors
+    def take_back(item, campaign_id, request: gr.Request):
+        cid = (item or {}).get("campaign_id") or campaign_id
+        if not cid:
+            raise gr.Error("Pick a campaign first.")
+        return show(service.undo(who(request, service), cid))
+
+    @user_errors
+    def refresh(request: gr.Request):
+        me = who(request, service)
+        badge = f"You: **{me.name}**" + ("" if me.verified else " (not logged in: unverified)")
+        return gr.Dropdown(choices=campaign_choices(service, me)), badge
+
+    @user_errors
+    def run_create(session_id, name, kind, path, presets, top_k, overlap, lease, strategy,
+                   per_sentence, mask_words, instructions, request: gr.Request):
+        me = who(request, service)
+        source = rows = None
+        if kind == "file":
+            if not path:
+                raise gr.Error("Upload a .txt, .csv or .jsonl file of sentences.")
+            source = path
+        else:
+            rows = context.store.search(session_id=session_id, limit=None) if (
+                context.store is not None) else []
+            if not rows:
+                raise gr.Error("You have no annotations yet to build a campaign from.")
+        masking = {"strategy": STRATEGIES.get(strategy, ""), "per_sentence": per_sentence,
+                   "words": mask_words}
+        made = service.create(me, name, source=source, annotations=rows, presets=presets,
+                              top_k=top_k, overlap=overlap, guidelines=instructions,
+                              masking=masking, lease_seconds=int(lease) * 60)
+        return (gr.Dropdown(choices=campaign_choices(service, me), value=made["id"]),
+                f"Created campaign #{made['id']} with {made['items']} items.")
+
+    @user_errors
+    def run_dashboard(campaign_id, request: gr.Request):
+        data = service.dashboard(who(request, service), campaign_id)
+        return (progress_chart(data["timeline"], data["needed"]),
+                annotator_chart(data["per_annotator"]), agreement_chart(data["agreement"]),
+                data["agreement"])
+
+    @user_errors
+    def run_review(campaign_id, request: gr.Request):
+        rows = service.review(who(request, service), campaign_id)
+        return [[r["item_id"], r["text"],
+                 "; ".join(f"{j['annotator']}: " + (" / ".join(
+                     ",".join(a["accepted"] + ([a["typed"]] if a.get("typed") else []))
+                     for a in j["answers"]) if j["answers"] else j["kind"] + (
+                     f" ({j['note']})" if j["note"] else "")) for j in r["judgments"]),
+                 " | ".join(g or "?" for g in r["gold"]), r["disagreement"]] for r in rows]
+
+    @user_errors
+    def run_settle(campaign_id, item_id, words, request: gr.Request):
+        result = service.adjudicate(who(request, service), campaign_id, item_id,
+                                    [w.strip() or None for w in (words or "").split("|")])
+        return f"Item #{result['item_id']}: gold {result['gold']}."
+
+    @user_errors
+    def run_export(campaign_id, request: gr.Request):
+        return service.export(who(request, service), campaign_id, exports)["zip"]
+
+    @user_errors
+    def run_push(campaign_id, repo_id, hf_token, is_private, request: gr.Request):
+        result = service.push_to_hub(who(request, service), campaign_id, repo_id, hf_token,
+                                     exports, private=is_private)
+        return f"Pushed: {result['commit_url']}"
+
+    private_api = dict(api_visibility="private")
+    campaign.change(open_campaign, [campaign], item_outputs, **private_api)
+    reload.click(refresh, None, [campaign, whoami], **private_api)
+    answer_inputs = {current, note, *groups, *typed}
+    for button, kind in ((submit, "submit"), (skip, "skip"), (flag, "flag")):
+        button.click(answer(kind), answer_inputs, item_outputs, **private_api)
+    for box in typed:  # Enter in a typed word submits
+        box.submit(answer("submit"), answer_inputs, item_outputs, **private_api)
+    undo.click(take_back, [current, campaign], item_outputs, **private_api)
+    create.click(run_create, [context.session, name, source_kind, upload, presets, top_k,
+                              overlap, lease, strategy, per_sentence, mask_words,
+                              instructions], [campaign, created], **private_api)
+    dashboard.click(run_dashboard, [campaign], [progress_plot, annotator_plot,
+                                                agreement_plot, figures], **private_api)
+    load_review.click(run_review, [campaign], [review], **private_api)
+    settle.click(run_settle, [campaign, review_item, gold], [settled], **private_api)
+    export.click(run_export, [campaign], [exported], api_name="campaign_export_download")
+    push.click(run_push, [campaign, repo, token, private], [pushed], **private_api)
+    return dict(fn=refresh, inputs=None, outputs=[campaign, whoami], js=KEYS_JS)
+
+
+def add_campaign_api(service, exports_dir):
+    """The /campaign_* endpoints for programs (gradio_client). The annotator is the
+    request's login (or its session, unverified)."""
+
+    @user_errors
+    def campaign_list(request: gr.Request) -> list:
+        """Every campaign with its settings and progress (yours and the campaign's)."""
+        return service.list(who(request, service))
+
+    @user_errors
+    def campaign_create(name: str, sentences: str, fmt: str = "txt",
+                        presets: list[str] | str = EMBEDDED_PRESET, top_k: int = 5,
+                        overlap: int = 3, guidelines: str = "", mask_strategy: str = "",
+                        masks_per_sentence: int = 1, mask_words: str = "",
+                        lease_seconds: int = 600, request: gr.Request = None) -> dict:
+        """A campaign from the text of a file (fmt: txt, csv or jsonl). Sentences without
+        [MASK] get masks from mask_strategy: random, words (mask_words) or least_sure."""
+        if not isinstance(sentences, str):
+            raise gr.Error("sentences must be the text of a .txt, .csv or .jsonl file.")
+        return service.create(
+            who(request, service), name, source=sentences.encode("utf-8", "surrogatepass"),
+            fmt=fmt, presets=presets, top_k=top_k, overlap=overlap, guidelines=guidelines,
+            masking={"strategy": mask_strategy, "per_sentence": masks_per_sentence,
+                     "words": mask_words}, lease_seconds=lease_seconds)
+
+    @user_errors
+    def campaign_next(campaign_id: int, request: gr.Request) -> dict:
+        """The item leased to you (renewed), else the next open one; item_id null when none."""
+        return service.next(who(request, service), campaign_id)
+
+    @user_errors
+    def campaign_submit(campaign_id: int, item_id: int, answers: list,
+                        request: gr.Request) -> dict:
+        """answers: per [MASK] {"accepted": [candidate words], "typed": word or null}."""
+        return service.submit(who(request, service), campaign_id, item_id, answers)
+
+    @user_errors
+    def campaign_skip(campaign_id: int, item_id: int, request: gr.Request) -> dict:
+        """Pass on a leased item (it will not come back to you; undo brings it back)."""
+        return service.skip(who(request, service), campaign_id, item_id)
+
+    @user_errors
+    def campaign_flag(campaign_id: int, item_id: int, note: str = "",
+                      request: gr.Request = None) -> dict:
+        """Pass on a leased item and tell the owner why."""
+        return service.flag(who(request, service), campaign_id, item_id, note)
+
+    @user_errors
+    def campaign_undo(campaign_id: int, request: gr.Request) -> dict:
+        """Take back your latest answer; its item is leased to you again ("previous")."""
+        return service.undo(who(request, service), campaign_id)
+
+    @user_errors
+    def campaign_agreement(campaign_id: int, request: gr.Request) -> dict:
+        """Owner: percent agreement, Krippendorff's alpha, per annotator, model accuracy."""
+        return service.agreement(who(request, service), campaign_id)
+
+    @user_errors
+    def campaign_review(campaign_id: int, limit: int = 50, request: gr.Request = None) -> list:
+        """Owner: items with disagreement, no majority, or a flag; unsettled first."""
+        return service.review(who(request, service), campaign_id, limit)
+
+    @user_errors
+    def campaign_adjudicate(campaign_id: int, item_id: int, gold: list,
+                            request: gr.Request = None) -> dict:
+        """Owner: the gold word per [MASK] (null leaves that mask to the majority)."""
+        return service.adjudicate(who(request, service), campaign_id, item_id, gold)
+
+    @user_errors
+    def campaign_export(campaign_id: int, request: gr.Request) -> dict:
+        """Owner: write the datasets folder + zip on the server; the summary and paths.
+        (/campaign_export_download returns the zip itself.)"""
+        return service.export(who(request, service), campaign_id, exports_dir)
+
+    for fn in (campaign_list, campaign_next, campaign_submit, campaign_skip, campaign_flag,
+               campaign_undo, campaign_adjudicate):
+        gr.api(fn, api_name=fn.__name__, queue=False)  # short transactions
+    for fn in (campaign_create, campaign_agreement, campaign_review, campaign_export):
+        gr.api(fn, api_name=fn.__name__)  # model runs or whole-campaign reads: queued
