@@ -13,7 +13,8 @@ earlier deploy but this checkout no longer has are deleted in the same commit.
 huggingface_hub decides per file, with the Hub's preupload answer, whether it goes inline
 in the commit or through LFS (Xet when `hf_xet` is installed): binaries and files over
 10 MiB take the LFS/Xet path, so git and git-lfs are not needed here. The token comes from
---token, else HF_TOKEN or `hf auth login`; it needs write access to OWNER.
+--token, else HF_TOKEN or `hf auth login`; it needs write access to OWNER. Without a
+route to the Hub the command says so within 3 s (albert_demo.presets.reachability).
 """
 
 from pathlib import Path
@@ -54,7 +55,13 @@ def deploy_space(repo_id, private=False, token=None, root=ROOT, endpoint=None):
     endpoint: the Hub's address (default HF_ENDPOINT or https://huggingface.co)."""
     from huggingface_hub import HfApi
 
+    from albert_demo.presets.reachability import hub_unreachable_reason
+
     check_repo_id(repo_id)
+    unreachable = hub_unreachable_reason(endpoint)  # not a minute of retries
+    if unreachable:
+        raise ConnectionError(f"Hugging Face is not reachable from here ({unreachable}); "
+                              "nothing was uploaded.")
     api = HfApi(endpoint=endpoint, token=token)
     # private=None keeps an existing Space's visibility and makes a new one public.
     api.create_repo(repo_id, repo_type="space", space_sdk="gradio", exist_ok=True,

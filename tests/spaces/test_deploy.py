@@ -194,3 +194,24 @@ def test_space_files_leave_out_everything_else(tmp_path):
     assert [p for p, _ in space_files(tmp_path)] == [
         "README.md", "albert_demo/__init__.py", "albert_demo/old.py", "app.py", "assets/w.h5"]
     assert Path(ROOT / "app.py").is_file()
+
+
+def test_no_route_to_the_hub_fails_fast_and_uploads_nothing(monkeypatch, capsys):
+    import socket
+    import time
+
+    import huggingface_hub.constants as constants
+    from albert_demo.presets import reachability
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: connections are refused
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    for name in reachability.PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    start = time.perf_counter()
+    assert cli.main(["deploy-space", "someone/albert-demo", "--dry-run"]) == 0  # no network
+    assert cli.main(["deploy-space", "someone/albert-demo", "--token", TOKEN]) == 2
+    assert time.perf_counter() - start < 3
+    err = capsys.readouterr().err
+    assert "not reachable" in err and "connection refused" in err and "nothing was uploaded" in err
