@@ -22,8 +22,18 @@ def softmax(logits):
     return e / e.sum(-1, keepdims=True)
 
 
+# "[mask]", "[Mask]", "[ MASK ]": what people type for the placeholder.
+_MASK_SPELLINGS = re.compile(r"\[\s*mask\s*\]", re.IGNORECASE)
+
+
+def normalise_masks(text):
+    """`text` with every spelling of the placeholder ("[mask]", "[Mask]") as "[MASK]"."""
+    return _MASK_SPELLINGS.sub(MASK, text)
+
+
 def clean_text(text, limits):
-    """Validate raw text; returns it with tabs/newlines as spaces. Raises InputError."""
+    """Validate raw text; returns it with tabs/newlines as spaces and "[mask]" in any
+    capitals as "[MASK]". Raises InputError."""
     if not isinstance(text, str):
         raise InputError("Text must be a string.")
     if not text.strip():
@@ -36,7 +46,7 @@ def clean_text(text, limits):
     if bad:
         raise InputError("The text contains control or invalid characters "
                          f"({', '.join(bad[:5])}); remove them and try again.")
-    return re.sub(r"[\t\r\n]+", " ", text)
+    return normalise_masks(re.sub(r"[\t\r\n]+", " ", text))
 
 
 class MaskPredictor:

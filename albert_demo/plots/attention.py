@@ -11,12 +11,19 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from albert_demo.plots.labels import piece_label, short
+
 SPECIAL = ("[CLS]", "[SEP]")
 
 
 def _labels(tokens):
-    # Positions keep repeated tokens apart on an axis; "▁" marks a word start.
-    return [f"{i}:{t.replace(chr(0x2581), '_')}" for i, t in enumerate(tokens)]
+    # Positions keep repeated tokens apart on an axis; word-inner pieces read "…s".
+    return [f"{i}:{short(piece_label(t))}" for i, t in enumerate(tokens)]
+
+
+def _font_px(n_labels):
+    """Tick labels shrink as the sentence grows (plotly skips some when still crowded)."""
+    return 12 if n_labels <= 30 else 10 if n_labels <= 60 else 8
 
 
 def _keep(tokens, hide_special):
@@ -38,36 +45,43 @@ def attention_heatmap(attention, tokens, layer=0, head=0, hide_special=False):
     weights = _map(attention, layer, head)[np.ix_(keep, keep)]
     fig = go.Figure(go.Heatmap(
         z=weights, x=labels, y=labels, colorscale="Blues", zmin=0,
+        colorbar=dict(thickness=12),
         hovertemplate="from %{y}<br>to %{x}<br>weight %{z:.3f}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", title="from token")
-    fig.update_xaxes(title="to token", tickangle=-45)
-    side = max(360, min(900, 28 * len(keep) + 160))
+    font = dict(size=_font_px(len(keep)))
+    fig.update_yaxes(autorange="reversed", title="from token", automargin=True,
+                     tickfont=font)
+    fig.update_xaxes(title="to token", tickangle=-45, automargin=True, tickfont=font)
+    side = max(380, min(900, 24 * len(keep) + 180))
     fig.update_layout(title=f"Layer {layer}, {_head_name(head)}", height=side,
                       margin=dict(l=10, r=10, t=50, b=10))
     return fig
 
 
 def heads_grid(attention, tokens, layer=0, hide_special=False):
+    """Every head of one layer, small; no tick labels (hover names the tokens), so no
+    label runs into a neighbouring map."""
     keep = _keep(tokens, hide_special)
     labels = [_labels(tokens)[i] for i in keep]
     maps = np.asarray(attention)[layer]
     n = maps.shape[0]
-    cols = min(4, n)
+    cols = min(4, math.ceil(math.sqrt(n)))
     rows = math.ceil(n / cols)
+    row_px, gap_px = 230, 45
+    plot_px = rows * row_px + (rows - 1) * gap_px
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"head {h}" for h in range(n)],
-                        horizontal_spacing=0.03, vertical_spacing=0.08)
+                        horizontal_spacing=0.05,
+                        vertical_spacing=gap_px / plot_px if rows > 1 else 0)
     for h in range(n):
         fig.add_trace(go.Heatmap(
             z=maps[h][np.ix_(keep, keep)], x=labels, y=labels, colorscale="Blues",
-            zmin=0, zmax=float(maps.max()), showscale=h == 0,
+            zmin=0, zmax=float(maps.max()), showscale=h == 0, colorbar=dict(thickness=12),
             hovertemplate=f"head {h}<br>from %{{y}}<br>to %{{x}}<br>"
                           "weight %{z:.3f}<extra></extra>"),
             row=h // cols + 1, col=h % cols + 1)
-    small = len(keep) > 12
-    fig.update_xaxes(showticklabels=not small, tickangle=-45)
-    fig.update_yaxes(showticklabels=not small, autorange="reversed")
-    fig.update_layout(title=f"Layer {layer}: every head", height=260 * rows + 60,
-                      margin=dict(l=10, r=10, t=60, b=10))
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False, autorange="reversed")
+    fig.update_layout(title=f"Layer {layer}: every head (hover a cell for its tokens)",
+                      height=plot_px + 80, margin=dict(l=10, r=10, t=70, b=10))
     return fig
 
 
@@ -79,11 +93,17 @@ def mask_attention_bars(attention, tokens, mask_indices, layer=0, head="mean",
     weights = _map(attention, layer, head)
     fig = go.Figure()
     for n, index in enumerate(mask_indices, 1):
-        fig.add_trace(go.Bar(x=labels, y=weights[index][keep], name=f"[MASK] {n} (token "
-                             f"{index})", hovertemplate="to %{x}: %{y:.3f}<extra></extra>"))
-    fig.update_xaxes(tickangle=-45, title="attended token")
-    fig.update_yaxes(title="attention weight", rangemode="tozero")
-    fig.update_layout(title=f"Attention from each [MASK]: layer {layer}, {_head_name(head)}",
-                      barmode="group", height=380, margin=dict(l=10, r=10, t=50, b=10),
-                      legend=dict(orientation="h", y=1.02, yanchor="bottom"))
+        fig.add_trace(go.Bar(x=labels, y=weights[index][keep], name=f"[MASK] {n}",
+                             hovertemplate=f"[MASK] {n} (token {index}) to %{{x}}: "
+                                           "%{y:.3f}<extra></extra>"))
+    legend = len(mask_indices) > 1  # one mask: the title already says whose bars
+    fig.update_xaxes(tickangle=-45, title="attended token", automargin=True,
+                     tickfont=dict(size=_font_px(len(keep))))
+    fig.update_yaxes(title="attention weight", rangemode="tozero", automargin=True)
+    # The title in the top margin, the legend (when shown) in its own band under it.
+    fig.update_layout(title=f"Attention from each [MASK]<br><sup>layer {layer}, "
+                            f"{_head_name(head)}</sup>",
+                      barmode="group", height=400, showlegend=legend,
+                      margin=dict(l=10, r=10, t=110 if legend else 70, b=10),
+                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0))
     return fig

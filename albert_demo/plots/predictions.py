@@ -3,9 +3,33 @@
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from albert_demo.plots.labels import piece_label, short
 
-def predictions_chart(result):
-    """`result`: the /predict JSON. Best guess on top of each panel."""
+# Steps for the probability axis: the smallest that gives at most 5 ticks is used, so no
+# two ticks print the same rounded percentage.
+_STEPS = (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.25)
+BAR_PX, PANEL_PX, GAP_PX, TOP_PX, BOTTOM_PX = 26, 24, 80, 40, 30
+
+
+def probability_axis(largest, ticks=5):
+    """(range end, dtick, tickformat) for an axis from 0 to a bit past `largest`."""
+    end = max(float(largest), 1e-6) * 1.3  # room for the value printed past the bar
+    step = next((s for s in _STEPS if end / s <= ticks), 0.25)
+    decimals = 0 if step >= 0.01 else 1 if step >= 0.001 else 2
+    return min(max(end, step), 1.3), step, f".{decimals}%"
+
+
+def token_label(prediction, pieces=None):
+    """A predicted token as shown: "…s" when `pieces` ({token_id: piece}) says it
+    continues a word."""
+    piece = (pieces or {}).get(prediction["token_id"])
+    return piece_label(piece) if piece else prediction["token"]
+
+
+def predictions_chart(result, pieces=None):
+    """`result`: the /predict JSON; `pieces`: {token_id: SentencePiece piece} to mark
+    word pieces (without it, tokens are shown as the JSON spells them). Best guess on top
+    of each panel; every panel shares one probability axis."""
     masks = result["masks"]
     if not masks:
         return go.Figure()
@@ -13,20 +37,26 @@ def predictions_chart(result):
     for n, mask in enumerate(masks, 1):
         order = f", filled #{mask['fill_order']}" if "fill_order" in mask else ""
         titles.append(f"[MASK] {n} (token {mask['index']}{order})")
+    panels = [PANEL_PX + BAR_PX * len(m["predictions"]) for m in masks]
+    plot_px = sum(panels) + GAP_PX * (len(masks) - 1)
     fig = make_subplots(rows=len(masks), cols=1, subplot_titles=titles,
-                        vertical_spacing=min(0.3 / len(masks), 0.08))
+                        row_heights=panels,
+                        vertical_spacing=GAP_PX / plot_px if len(masks) > 1 else 0)
+    end, step, tickformat = probability_axis(
+        max(p["score"] for m in masks for p in m["predictions"]))
     for row, mask in enumerate(masks, 1):
         preds = mask["predictions"]
+        labels = [token_label(p, pieces) for p in preds]
         fig.add_trace(go.Bar(
             x=[p["score"] for p in preds],
             # A rank prefix keeps repeated tokens apart and the order explicit.
-            y=[f"{rank}. {p['token']}" for rank, p in enumerate(preds, 1)],
-            orientation="h", text=[f"{p['score']:.1%}" for p in preds],
-            textposition="auto", showlegend=False,
-            hovertemplate="%{y}: %{x:.2%}<extra></extra>"), row=row, col=1)
-        fig.update_yaxes(autorange="reversed", row=row, col=1)
-        fig.update_xaxes(tickformat=".0%", rangemode="tozero", row=row, col=1)
-    height = sum(60 + 22 * len(m["predictions"]) for m in masks)
-    fig.update_layout(height=max(260, height), margin=dict(l=10, r=10, t=40, b=20),
-                      bargap=0.25)
+            y=[f"{rank}. {short(label, 18)}" for rank, label in enumerate(labels, 1)],
+            customdata=labels, orientation="h",
+            text=[f"{p['score']:.1%}" for p in preds], textposition="outside",
+            cliponaxis=False, showlegend=False,
+            hovertemplate="%{customdata}: %{x:.2%}<extra></extra>"), row=row, col=1)
+        fig.update_yaxes(autorange="reversed", automargin=True, row=row, col=1)
+        fig.update_xaxes(range=[0, end], dtick=step, tickformat=tickformat, row=row, col=1)
+    fig.update_layout(height=plot_px + TOP_PX + BOTTOM_PX, bargap=0.25,
+                      margin=dict(l=10, r=10, t=TOP_PX, b=BOTTOM_PX))
     return fig

@@ -2,17 +2,34 @@
 
 The last prediction (with its attention maps) is kept in `context.analysis`, so the
 Attention tab and the annotation form use it without running the model again.
+
+What is on screen always belongs to the text in the box: the page opens predicted (from a
+permalink's values, or the defaults), an example or a mode change predicts again, editing
+greys the old results until the next prediction, and a refused request clears them. The
+annotation form is reset by every prediction and tied to it, so a save can never carry
+another sentence's verdict, tag or note.
 """
 
 import html
+import logging
+import uuid
 
 import gradio as gr
+from gradio.context import Context
 
+from albert_demo.engine.errors import InputError, whole_number
+from albert_demo.engine.limits import Limits
+from albert_demo.engine.predictor import normalise_masks
 from albert_demo.masks import fill_masks
 from albert_demo.plots import predictions_chart
-from albert_demo.presets.registry import EMBEDDED_PRESET
+from albert_demo.plots.labels import piece_label
+from albert_demo.presets.registry import all_presets
+from albert_demo.ui import permalinks
 from albert_demo.ui.errors import user_errors
+from albert_demo.ui.figures import plot_value
 from albert_demo.ui.preset_choices import official_preset_note, preset_choices
+
+log = logging.getLogger("albert_demo.ui")
 
 EXAMPLES = [
     "The capital of France is [MASK].",
@@ -28,6 +45,8 @@ MODE_NOTE = {
     "joint": "**Joint** fill: most confident [MASK] first, then re-predicted with it filled "
              "(the fill order is in each chart title).",
 }
+VERDICTS = [("Right", "right"), ("Wrong", "wrong"), ("No verdict", "none")]
+KEYS_HINT = "Enter predicts · Shift+Enter starts a new line"
 # Put "[MASK]" at the cursor of the text box (runs in the browser).
 INSERT_MASK_JS = """(value) => {
   const box = document.querySelector('#input-text textarea');
@@ -35,82 +54,217 @@ INSERT_MASK_JS = """(value) => {
   const end = box ? box.selectionEnd : value.length;
   return value.slice(0, start) + '[MASK]' + value.slice(end);
 }"""
+# Enter in the text box predicts; Shift+Enter is a newline (Gradio's multi-line box does
+# the opposite). Listening on window, capture phase, runs before Gradio's own handler.
+ENTER_PREDICTS_JS = """() => {
+  if (window.__albertEnterPredicts) return;
+  window.__albertEnterPredicts = true;
+  window.addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter' || event.isComposing) return;
+    if (!event.target.closest || !event.target.closest('#input-text')) return;
+    event.stopPropagation();
+    if (event.shiftKey) return;  // the browser inserts the newline
+    event.preventDefault();
+    document.querySelector('#predict-button').click();
+  }, true);
+}"""
+# Grey the results while the inputs no longer match them; a prediction restores them.
+STALE_JS = """() => {
+  const results = document.querySelector('#predict-results');
+  if (results) { results.style.opacity = '0.4'; results.dataset.stale = 'true'; }
+}"""
+FRESH_JS = """() => {
+  const results = document.querySelector('#predict-results');
+  if (results) { results.style.opacity = ''; delete results.dataset.stale; }
+}"""
+# The link of what is on screen, built like `permalinks.encode`, copied when the browser
+# allows it and shown in a box either way.
+COPY_LINK_JS = """async (text, preset, top_k, mode) => {
+  const number = (id) => document.querySelector('#' + id + ' input[type=number]');
+  const params = [['text', text], ['preset', preset], ['top_k', top_k], ['mode', mode]];
+  const layer = number('attention-layer');
+  const average = document.querySelector('#attention-average input[type=checkbox]');
+  const head = average && average.checked ? 'mean' : (number('attention-head') || {}).value;
+  if (layer && String(layer.value) !== '0') params.push(['layer', layer.value]);
+  if (head !== undefined && String(head) !== '0') params.push(['head', head]);
+  const link = window.location.origin + window.location.pathname + '?' +
+    params.map(([name, value]) => name + '=' + encodeURIComponent(String(value))).join('&');
+  let note = 'Link copied to the clipboard.';
+  try {
+    await navigator.clipboard.writeText(link);
+  } catch (error) {
+    note = 'Copy the link from the box below (this browser did not allow copying).';
+  }
+  return [link, note];
+}"""
 
 
 def filled_html(text, result):
     """The text with each [MASK] replaced by its best guess, highlighted; all text escaped."""
     marked = [f'<mark title="[MASK] {n}">{html.escape(m["predictions"][0]["token"])}</mark>'
               for n, m in enumerate(result["masks"], 1)]
-    return f'<p class="filled-text">{fill_masks(html.escape(text), marked)}</p>'
+    return (f'<p class="filled-text">'
+            f'{fill_masks(html.escape(normalise_masks(text)), marked)}</p>')
+
+
+def notice_html(message):
+    """One visible message (plain text, escaped) or nothing."""
+    if not message:
+        return ""
+    return (f'<div class="predict-notice" role="alert" style="border-left: 4px solid '
+            f'#d97706; padding: 8px 12px; background: rgba(217, 119, 6, 0.08)">'
+            f'{html.escape(message, quote=False)}</div>')
 
 
 def mask_label(n, mask):
     return f"[MASK] {n} (token {mask['index']}): best guess {mask['predictions'][0]['token']!r}"
 
 
-def candidate_rows(scores):
-    if not scores:
-        return []
-    return [[c["word"], c["token"], c["whole_word"]] + [round(s, 6) for s in c["scores"]]
-            for c in scores["candidates"]]
+def percent(p):
+    return f"{p * 100:.3g}%"
 
 
-def build_predict_tab(context):
+def candidate_table(scores):
+    """(headers, rows) of the candidate scores: one column per [MASK], percentages."""
+    headers = ["candidate", "first piece", "whole word"] + [
+        f"[MASK] {n}" for n in range(1, len(scores["masks"]) + 1)]
+    rows = [[c["word"], piece_label(c["token"]), "yes" if c["whole_word"] else "no"]
+            + [percent(s) for s in c["scores"]] for c in scores["candidates"]]
+    return headers, rows
+
+
+def checked_top_k(top_k, limits):
+    """The top-k the person typed, or an InputError that says the range."""
+    try:
+        value = whole_number(top_k, "Top-k")
+    except InputError:
+        value = None
+    if value is None or not 1 <= value <= limits.max_top_k:
+        typed = "empty" if top_k is None else f"{top_k!r}"
+        raise InputError(f"Top-k must be a whole number from 1 to {limits.max_top_k} "
+                         f"(it is {typed}); this server shows at most {limits.max_top_k}.")
+    return value
+
+
+def build_predict_tab(context, page=None):
+    """page: the `gr.Blocks` being built (default: the one this is called inside); its
+    load event predicts the link's (or the default) sentence. Returns the events after
+    which a new prediction is on screen."""
     predictions, annotations = context.predictions, context.annotations
+    page = page or Context.root_block
     with gr.Row():
         with gr.Column(scale=3):
-            text = gr.Textbox(label="Text (one or more [MASK])", lines=3,
-                              value="The capital of France is [MASK].", elem_id="input-text",
+            text = gr.Textbox(label="Text (one or more [MASK])", info=KEYS_HINT, lines=3,
+                              value=permalinks.DEFAULT_TEXT, elem_id="input-text",
                               max_lines=12)
             with gr.Row():
                 insert = gr.Button("Insert [MASK]", size="sm", elem_id="insert-mask")
                 predict = gr.Button("Predict", variant="primary", elem_id="predict-button")
-            gr.Examples(EXAMPLES, inputs=[text], label="Examples (click to use)")
+                copy = gr.Button("Copy link", size="sm", elem_id="copy-link")
+            copied = gr.Markdown(elem_id="copy-note")
+            link = gr.Textbox(label="Link to what is on screen", visible=False,
+                              elem_id="permalink", interactive=False)
+            examples = gr.Examples(EXAMPLES, inputs=[text],
+                                   label="Examples (click one to predict it)")
         with gr.Column(scale=2):
-            preset = gr.Dropdown(preset_choices(), value=predictions.default_preset or
-                                 EMBEDDED_PRESET, label="Preset", allow_custom_value=True,
+            preset = gr.Dropdown(preset_choices(), value=predictions.default_preset,
+                                 label="Preset", allow_custom_value=True,
                                  info=official_preset_note() + " Or type hf://owner/repo.")
-            top_k = gr.Slider(1, 50, value=5, step=1, label="Top-k per [MASK]")
-            mode = gr.Radio(MODES, value="independent", label="How to fill several [MASK]")
+            top_k = gr.Number(5, precision=0, label="Top-k per [MASK]",
+                              info=f"1 to {Limits.from_env().max_top_k}", elem_id="top-k")
+            mode = gr.Radio(MODES, value="independent", label="How to fill several [MASK]",
+                            elem_id="fill-mode")
             candidates = gr.Textbox(label="Candidate words (optional, comma-separated)",
                                     placeholder="e.g. paris, london, rome")
-    mode_note = gr.Markdown(MODE_NOTE["independent"])
-    filled = gr.HTML(label="Filled text", elem_id="filled-text")
-    chart = gr.Plot(label="Top-k predictions", elem_id="prediction-chart")
-    scores = gr.Dataframe(headers=["word", "first piece", "whole word", "score at each [MASK]"],
-                          label="Candidate scores (probability of the word's first piece)",
-                          visible=False, interactive=False)
-    with gr.Accordion("Raw JSON (same as the /predict API)", open=False):
-        raw = gr.JSON()
+    notice = gr.HTML(elem_id="predict-notice")
+    with gr.Column(elem_id="predict-results"):
+        mode_note = gr.Markdown()
+        filled = gr.HTML(label="Filled text", elem_id="filled-text")
+        chart = gr.Plot(label="Top-k predictions", elem_id="prediction-chart",
+                        show_label=False)
+        scores = gr.Dataframe(label="Candidate scores (probability of the word's first "
+                                    "piece at each [MASK])",
+                              visible=False, interactive=False, elem_id="candidate-scores")
+        with gr.Accordion("Raw JSON (same as the /predict API)", open=False):
+            raw = gr.JSON()
 
     with gr.Accordion("Annotate these predictions", open=True, elem_id="annotate"):
         with gr.Row():
-            mask_pick = gr.Dropdown([], label="[MASK]", type="index", scale=3)
-            verdict = gr.Radio([("Right", "right"), ("Wrong", "wrong")], label="Best guess is",
-                               scale=1)
+            mask_pick = gr.Dropdown([], label="[MASK]", type="index", scale=3,
+                                    elem_id="annotate-mask")
+            verdict = gr.Radio(VERDICTS, label="Best guess is", scale=1,
+                               elem_id="annotate-verdict")
             correct = gr.Dropdown([], label="Right word (pick or type)",
-                                  allow_custom_value=True, scale=2)
+                                  allow_custom_value=True, scale=2, elem_id="annotate-word")
         with gr.Row():
-            tag = gr.Textbox(label="Tag (optional)", max_length=64)
-            note = gr.Textbox(label="Note (optional)", max_length=2000)
+            tag = gr.Textbox(label="Tag (optional)", max_length=64, elem_id="annotate-tag")
+            note = gr.Textbox(label="Note (optional)", max_length=2000,
+                              elem_id="annotate-note")
+        # Which prediction the form was last reset for: a save is refused when the
+        # prediction has changed since (the reset has not reached this page yet).
+        form_for = gr.Textbox(visible=False)
         save = gr.Button("Save annotation", elem_id="save-annotation")
-        saved = gr.Markdown()
+        saved = gr.Markdown(elem_id="annotate-saved")
 
     analysis = gr.State(None)
     context.analysis = analysis
     context.presets = preset
+    results = [analysis, notice, mode_note, filled, chart, scores, raw, mask_pick, verdict,
+               correct, tag, note, form_for, saved]
+
+    def cleared(message=""):
+        """Nothing from an earlier prediction stays on screen; the form is empty."""
+        return (None, notice_html(message), "", "", None, gr.Dataframe(visible=False),
+                None, gr.Dropdown(choices=[], value=None), None,
+                gr.Dropdown(choices=[], value=None), "", "", "", "")
+
+    def _pieces(found, session_id):
+        tokenizer = predictions.model(found["preset"], session_id).tokenizer
+        return {p["token_id"]: tokenizer.id_to_token(p["token_id"])
+                for m in found["result"]["masks"] for p in m["predictions"]}
 
     @user_errors
-    def run(text, preset, top_k, mode, candidates, session_id, progress=gr.Progress()):
-        found = predictions.analyse(text, preset, top_k, mode, candidates,
-                                    session_id=session_id, progress=progress)
+    def _analyse(text, preset, top_k, mode, candidates, session_id, progress):
+        top_k = checked_top_k(top_k, Limits.from_env())
+        found = predictions.analyse(normalise_masks(text or ""), preset, top_k, mode,
+                                    candidates, session_id=session_id, progress=progress)
+        found["id"] = uuid.uuid4().hex
+        return found, _pieces(found, session_id)
+
+    def shown(text, preset, top_k, mode, candidates, session_id, progress=None, message=""):
+        try:
+            found, pieces = _analyse(text, preset, top_k, mode, candidates, session_id,
+                                     progress)
+        except gr.Error as error:  # the boundary's message (HTML-escaped): what to change
+            return cleared(html.unescape(error.message))
         result = found["result"]
-        labels = [(mask_label(n, m), n - 1) for n, m in enumerate(result["masks"], 1)]
-        rows = candidate_rows(found["candidates"])
-        return (found, MODE_NOTE[result["mode"]], filled_html(text, result),
-                predictions_chart(result), gr.Dataframe(value=rows, visible=bool(rows)),
-                result, gr.Dropdown(choices=[label for label, _ in labels], value=labels[0][0]),
-                gr.Dropdown(choices=_words(result, 0), value=None), None)
+        labels = [mask_label(n, m) for n, m in enumerate(result["masks"], 1)]
+        if found["candidates"]:
+            headers, rows = candidate_table(found["candidates"])
+            table = gr.Dataframe(value={"headers": headers, "data": rows}, visible=True)
+        else:
+            table = gr.Dataframe(visible=False)
+        return (found, notice_html(message), MODE_NOTE[result["mode"]],
+                filled_html(text, result),
+                plot_value(predictions_chart(result, pieces)), table, result,
+                gr.Dropdown(choices=labels, value=labels[0]), None,
+                gr.Dropdown(choices=_words(result, 0), value=None), "", "", found["id"], "")
+
+    def run(text, preset, top_k, mode, candidates, session_id, progress=gr.Progress()):
+        return shown(text, preset, top_k, mode, candidates, session_id, progress)
+
+    def open_page(session_id, request: gr.Request):
+        """The page's first prediction: a permalink's values, else the defaults."""
+        known = set(all_presets()) | set(predictions.finetuned_names(session_id))
+        default = permalinks.View(preset=predictions.default_preset)
+        params = dict(request.query_params) if request is not None else {}
+        view, message = permalinks.decode(params, known | {default.preset},
+                                          Limits.from_env(), default)
+        out = shown(view.text, view.preset, view.top_k, view.mode, "", session_id,
+                    message=message or "")
+        if out[0] is not None:
+            out[0]["view"] = {"layer": view.layer, "head": view.head}
+        return (view.text, view.preset, view.top_k, view.mode) + out
 
     def _words(result, ordinal):
         return [p["token"] for p in result["masks"][ordinal]["predictions"]]
@@ -121,28 +275,52 @@ def build_predict_tab(context):
         return gr.Dropdown(choices=_words(found["result"], ordinal), value=None)
 
     @user_errors
-    def save_annotation(session_id, found, ordinal, verdict, correct, tag, note):
+    def _save(session_id, found, form_id, ordinal, verdict, correct, tag, note):
         if not found:
-            raise gr.Error("Predict first, then annotate the predictions.")
-        if verdict is None and not correct:
-            raise gr.Error("Mark the guess right or wrong, or give the right word.")
-        row = annotations.annotate(session_id, found["preset"], found["text"], ordinal or 0,
-                                verdict, correct, tag, note, shown=found)
+            raise InputError("Predict first, then annotate the predictions.")
+        if form_id != found.get("id"):
+            raise InputError("The predictions changed while the form was being filled: "
+                             "nothing was saved. Check the form and save again.")
+        if verdict not in ("right", "wrong", "none"):
+            raise InputError("Choose Right, Wrong or No verdict before saving.")
+        if ordinal is None:
+            raise InputError("Choose which [MASK] the annotation is about.")
+        row = annotations.annotate(session_id, found["preset"], found["text"], ordinal,
+                                   None if verdict == "none" else verdict, correct, tag,
+                                   note, shown=found)
         return f"Saved annotation #{row['id']} ({row['verdict'] or 'no verdict'})."
+
+    def save_annotation(session_id, found, form_id, ordinal, verdict, correct, tag, note):
+        try:
+            return _save(session_id, found, form_id, ordinal, verdict, correct, tag, note)
+        except gr.Error as error:
+            return f"**Not saved:** {error.message}"
 
     preset.focus(lambda s: gr.Dropdown(choices=preset_choices(predictions.finetuned_names(s))),
                  [context.session],
                  [preset], api_name="predict_presets", api_visibility="private")
-    outputs = [analysis, mode_note, filled, chart, scores, raw, mask_pick, correct, saved]
-    event = predict.click(run, [text, preset, top_k, mode, candidates, context.session], outputs,
-                          api_name="analyse")
-    submit = text.submit(run, [text, preset, top_k, mode, candidates, context.session], outputs,
-                         api_name="analyse_submit")
-    insert.click(None, [text], [text], js=INSERT_MASK_JS)
-    mode.change(lambda m: MODE_NOTE[m], [mode], [mode_note], api_name="mode_note",
-                queue=False)
+    inputs = [text, preset, top_k, mode, candidates, context.session]
+    events = [
+        predict.click(run, inputs, results, api_name="analyse"),
+        text.submit(run, inputs, results, api_name="analyse_submit"),
+        examples.load_input_event.then(run, inputs, results, api_name="analyse_example"),
+        mode.input(run, inputs, results, api_name="analyse_mode"),
+    ]
+    if page is not None:
+        events.append(page.load(open_page, [context.session],
+                                [text, preset, top_k, mode] + results,
+                                api_name="open_permalink", api_visibility="private"))
+        page.load(None, None, None, js=ENTER_PREDICTS_JS)
+    for event in events:
+        event.then(None, js=FRESH_JS)
+    for control in (text, preset, top_k, candidates):
+        control.input(None, js=STALE_JS)
+    insert.click(None, [text], [text], js=INSERT_MASK_JS).then(None, js=STALE_JS)
+    copy.click(None, [text, preset, top_k, mode], [link, copied], js=COPY_LINK_JS).then(
+        lambda: gr.Textbox(visible=True), None, [link], queue=False,
+        api_name="show_permalink", api_visibility="private")
     mask_pick.change(pick_mask, [analysis, mask_pick], [correct], api_name="pick_mask",
                      queue=False)
-    save.click(save_annotation, [context.session, analysis, mask_pick, verdict, correct, tag,
-                                 note], [saved], api_name="save_annotation")
-    return [event, submit]
+    save.click(save_annotation, [context.session, analysis, form_for, mask_pick, verdict,
+                                 correct, tag, note], [saved], api_name="save_annotation")
+    return events
