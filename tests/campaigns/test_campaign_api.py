@@ -2,20 +2,14 @@
 annotators drive a campaign with gradio_client from create to export, read back with
 `datasets.load_dataset`."""
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 import zipfile
-from pathlib import Path
 
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from albert_demo.presets.registry import EMBEDDED_PRESET
-from tests.app.conftest import ROOT, free_port
+from tests.harness.app import LaunchedApp
 
 SENTENCES = "The sky is [MASK].\nI drink [MASK] every morning.\nCats like to [MASK].\n"
 USERS = {"olivia": "owner-pw", "a1": "pw1", "a2": "pw2", "a3": "pw3"}
@@ -26,34 +20,13 @@ def app_url(tmp_path_factory):
     folder = tmp_path_factory.mktemp("campaign_app")
     users = folder / "users.txt"
     users.write_text("olivia:owner-pw:owner\na1:pw1\na2:pw2\na3:pw3\n")
-    port = free_port()
-    env = {**os.environ, "ALBERT_DEMO_DATA_DIR": str(folder / "data"), "JAX_PLATFORMS": "cpu",
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
-    env.pop("GRADIO_SERVER_PORT", None)
-    env.pop("ALBERT_DEMO_DATABASE_URL", None)
-    log = open(folder / "app.log", "w")
-    process = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--users",
-                                str(users)], cwd=ROOT, env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
+    app = LaunchedApp(folder / "data", folder / "app.log", env={"ALBERT_DEMO_DATABASE_URL": ""},
+                      args=("--users", str(users)))
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert process.poll() is None, (folder / "app.log").read_text()[-3000:]
-            try:
-                urllib.request.urlopen(url, timeout=2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "app did not start in 180 s"
-                time.sleep(0.3)
-        yield url
+        app.wait_until_serving()
+        yield app.url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        app.stop()
 
 
 def login(url, name):

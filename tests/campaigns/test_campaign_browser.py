@@ -1,0 +1,112 @@
+"""A logged-in annotator works through five items in Chromium with the keyboard only
+(number keys toggle candidates, Enter submits, U undoes, S skips); the owner's dashboard
+draws. Screenshots of the queue and the dashboard go to docs/screenshots/."""
+
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+
+from albert_demo.presets.registry import EMBEDDED_PRESET
+from tests.harness.app import ROOT, LaunchedApp
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "docs" / "screenshots"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SENTENCES = "\n".join(f"Sentence number {n} is about the [MASK]." for n in range(7)) + "\n"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                       reason=f"{CHROMIUM} is missing: apt-get install -y chromium"),
+]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("campaign_browser")
+    users = folder / "users.txt"
+    users.write_text("olivia:owner-pw:owner\nkim:kim-pw\n")
+    launched = LaunchedApp(folder / "data", folder / "app.log",
+                           env={"ALBERT_DEMO_DATABASE_URL": ""}, args=("--users", str(users)))
+    try:
+        launched.wait_until_serving()
+        yield launched
+    finally:
+        launched.stop()
+
+
+def login(page, url, name, password):
+    page.goto(url)
+    page.get_by_label("username").fill(name)
+    page.get_by_label("password").fill(password)
+    page.get_by_role("button", name="Login").click()
+    page.get_by_role("tab", name="Campaigns").click()
+
+
+def progress(page):
+    return page.locator("#campaign-progress").inner_text()
+
+
+def test_five_items_with_the_keyboard_only(app):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    owner = Client(app.url, auth=("olivia", "owner-pw"), verbose=False)
+    cid = owner.predict("Keyboard", SENTENCES, "txt", [EMBEDDED_PRESET], 5, 1,
+                        "Tick every word that fits.", api_name="/campaign_create")["id"]
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(60_000)
+        login(page, app.url, "kim", "kim-pw")
+        page.set_viewport_size({"width": 420, "height": 900})  # annotate on a phone-sized page
+        page.locator("#campaign-pick input").click()
+        page.get_by_role("option", name=f"#{cid} Keyboard").click()
+        page.wait_for_selector("#campaign-sentence")
+        assert "yours 0" in progress(page)
+        page.locator("#campaign-keys").click()  # focus leaves the dropdown: keys only now
+
+        def press(key, expect):
+            page.keyboard.press(key)
+            page.wait_for_function(f"() => document.querySelector('#campaign-progress')"
+                                   f".innerText.includes({expect!r})")
+
+        page.keyboard.press("1")
+        page.keyboard.press("3")
+        checked = page.locator(".campaign-options input[type=checkbox]:checked")
+        assert checked.count() == 2
+        page.screenshot(path=str(SHOTS / "campaign-queue.png"), full_page=True)
+        press("Enter", "yours 1")
+        for n in range(2, 5):
+            page.keyboard.press("2")
+            press("Enter", f"yours {n}")
+        press("u", "yours 3")  # the fourth answer comes back, its box ticked again
+        assert page.locator(".campaign-options input[type=checkbox]:checked").count() == 1
+        page.keyboard.press("2")  # untick: none fits
+        page.keyboard.press("1")
+        press("Enter", "yours 4")
+        page.keyboard.press("s")  # skip one: not counted, the next item comes
+        page.wait_for_function("() => document.querySelector('#campaign-progress')"
+                               ".innerText.includes('yours 4') && document.querySelector("
+                               "'#campaign-sentence').innerText.includes('number 5')")
+        page.keyboard.press("4")
+        press("Enter", "yours 5")
+        browser.close()
+
+    answers = owner.predict(cid, api_name="/campaign_agreement")
+    assert answers["annotators"] == [{"annotator": "kim", "judgments": 5,
+                                      "agreement_with_majority": None}]
+
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.set_default_timeout(60_000)
+        login(page, app.url, "olivia", "owner-pw")
+        page.locator("#campaign-pick input").click()
+        page.get_by_role("option", name=f"#{cid} Keyboard").click()
+        page.wait_for_selector("#campaign-sentence")
+        page.get_by_text("Owner: dashboard, review, export").click()
+        page.locator("#campaign-dashboard").click()
+        page.wait_for_selector("#campaign-progress-plot .plot-container")
+        page.screenshot(path=str(SHOTS / "campaign-dashboard.png"), full_page=True)
+        browser.close()
