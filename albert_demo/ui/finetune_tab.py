@@ -33,7 +33,7 @@ def build_finetune_tab(context):
                                  allow_custom_value=True)
             use_annotations = gr.Checkbox(label="Also use my annotations as training data "
                                           "(sentences whose masks all have a gold word)")
-            preview_button = gr.Button("Preview")
+            preview_button = gr.Button("Preview", elem_id="finetune-preview-button")
             preview_json = gr.JSON(label="Preview: counts and a few passages as read",
                                    elem_id="finetune-preview")
         with gr.Column():
@@ -72,7 +72,7 @@ def build_finetune_tab(context):
                                "model); otherwise a cancelled run saves nothing",
                                elem_id="finetune-keep")
     progress = gr.Markdown("No training yet.", elem_id="finetune-progress")
-    loss_plot = gr.Plot(label="Training loss")
+    loss_plot = gr.Plot(label="Training loss", elem_id="finetune-loss")
     metrics = gr.Dataframe(headers=["metric", "before", "after", "change"],
                            label="Validation split, before and after", interactive=False,
                            elem_id="finetune-metrics")

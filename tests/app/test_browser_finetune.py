@@ -1,6 +1,8 @@
 """The Fine-tune tab end to end in a real browser (Debian's chromium, driven by Playwright):
-upload a small .txt, pick tiny settings, Start, wait for the run to finish, then check the
-before/after table and the offered zip. Screenshot: docs/screenshots/finetune.png."""
+upload a small .txt, preview it (sample passages, probes made from its held-out lines),
+pick tiny settings, Start, wait for the run to finish, then check the before/after table,
+the probe table (every column in view) and the offered zip. Screenshot:
+docs/screenshots/finetune.png."""
 
 import re
 from pathlib import Path
@@ -51,6 +53,19 @@ def test_finetune_tab_end_to_end_in_a_browser(app_server, tmp_path):
             page.locator("#finetune-upload").wait_for()
             page.locator("#finetune-upload input[type=file]").set_input_files(str(upload_file))
             page.locator("#finetune-upload").get_by_text("court_sentences.txt").wait_for()
+            # Before training the loss plot says what will be there, not empty axes.
+            page.locator("#finetune-loss").get_by_text("once training starts").wait_for()
+
+            page.locator("#finetune-preview-button").click()
+            preview = page.locator("#finetune-preview")
+            preview.get_by_text("sample_train_passages").wait_for()
+            assert re.search(r"The (court|judge|lawyer|clerk|witness|jury) \w+ the",
+                             preview.inner_text()), preview.inner_text()
+            probes = page.locator("#finetune-probes textarea")
+            page.wait_for_function(
+                "() => document.querySelector('#finetune-probes textarea').value"
+                ".includes('[MASK]')")
+            assert "France" not in probes.input_value()
 
             name = page.locator("#finetune-name textarea, #finetune-name input").first
             name.fill("browser-ft")
@@ -83,6 +98,14 @@ def test_finetune_tab_end_to_end_in_a_browser(app_server, tmp_path):
                 assert len(numbers) == 3, f"{label}: want 3 numbers, got {numbers} in {text!r}"
             before, after, change = rows["masked-token loss"]
             assert before > 0 and after > 0 and abs(after - before - change) < 1e-3
+
+            # The probe table keeps its fine-tuned column in view (it used to overflow).
+            table = page.locator("#finetune-probe-table")
+            header = table.get_by_text("fine-tuned model").first
+            header.wait_for()
+            box, frame = header.bounding_box(), table.bounding_box()
+            assert box["x"] + box["width"] <= frame["x"] + frame["width"] + 1, (box, frame)
+            assert table.get_by_text("[MASK]").first.is_visible()
 
             link = page.locator("#finetune-download a").first
             link.wait_for()
