@@ -31,6 +31,7 @@ from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from albert_demo.annotations.store import _storage_full
 from albert_demo.campaigns import agreement as agree
 from albert_demo.campaigns import masking, schema, sources
 from albert_demo.campaigns.errors import CampaignError, NotAllowed, NotFound, NotLeased
@@ -40,6 +41,7 @@ from albert_demo.campaigns.schema import items as I
 from albert_demo.campaigns.schema import judgments as J
 from albert_demo.campaigns.schema import leases as L
 from albert_demo.engine.errors import InputError, whole_number
+from albert_demo.masks import fill_masks
 
 MASK = "[MASK]"
 DEFAULT_LEASE_SECONDS = 600
@@ -108,14 +110,21 @@ class CampaignService:
     # ------------------------------------------------------------ transactions
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        if self.engine.dialect.name != "sqlite":
-            with self.engine.connect() as conn, conn.begin():
-                yield conn
-            return
-        with self._sqlite_writer, self.engine.connect() as conn:
-            conn.execution_options(sqlite_begin="IMMEDIATE")  # take the write lock first
-            with conn.begin():
-                yield conn
+        """One write transaction: committed on normal exit, rolled back on any error."""
+        try:
+            if self.engine.dialect.name != "sqlite":
+                with self.engine.connect() as conn, conn.begin():
+                    yield conn
+                return
+            with self._sqlite_writer, self.engine.connect() as conn:
+                conn.execution_options(sqlite_begin="IMMEDIATE")  # take the write lock first
+                with conn.begin():
+                    yield conn
+        except Exception as error:
+            if _storage_full(error):
+                raise CampaignError("The server's disk is full: nothing was saved and earlier "
+                                    "answers are intact. Try again once space is freed.") from error
+            raise
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -579,6 +588,41 @@ class CampaignService:
             conn.execute(update(I).where(I.c.id == item["id"]).values(
                 gold=gold, gold_by=annotator.id, gold_at=now))
         return {"item_id": item["id"], "gold": gold}
+
+    def _gold_items(self, annotator, campaign_id, action):
+        with self._read() as conn:
+            campaign = self._campaign(conn, campaign_id)
+            self._owned(campaign, annotator, action)
+            items = self._items_with_judgments(conn, campaign)
+        return campaign, [(i["text"], [w for w, _ in agree.gold(self._for_agreement(i))])
+                          for i in items]
+
+    def evaluate(self, annotator: Annotator, campaign_id, presets) -> list[dict]:
+        """Owner only: top-1 / top-5 of each preset against the campaign's gold so far, one
+        row per gold mask (the item's other masks filled with their gold words)."""
+        from albert_demo.services.evaluation import evaluate_model
+
+        campaign, golds = self._gold_items(annotator, campaign_id, "evaluate on its gold")
+        items = []
+        for text, words in golds:
+            if None in words:
+                continue
+            for m, word in enumerate(words):
+                items.append((fill_masks(text, words[:m] + [MASK] + words[m + 1:]), word))
+        if not items:
+            raise CampaignError("No item has a gold word for every [MASK] yet: collect "
+                                "judgments or settle some in the review.")
+        presets = [p for p in (presets or campaign["presets"]) if p]
+        return [evaluate_model(self.cache.get(p), items) for p in presets]
+
+    def gold_texts(self, annotator: Annotator, campaign_id) -> str:
+        """Owner only: every item whose masks all have gold, filled in, one per line: a
+        text file the Fine-tune tab accepts."""
+        _, golds = self._gold_items(annotator, campaign_id, "download its gold sentences")
+        lines = [fill_masks(text, words) for text, words in golds if None not in words]
+        if not lines:
+            raise CampaignError("No item has a gold word for every [MASK] yet.")
+        return "\n".join(lines) + "\n"
 
     # ------------------------------------------------------------ output
     def export(self, annotator: Annotator, campaign_id, out_dir) -> dict:

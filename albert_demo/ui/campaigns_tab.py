@@ -12,6 +12,7 @@ import gradio as gr
 
 from albert_demo.campaigns import identity
 from albert_demo.campaigns.sources import MAX_MASKS
+from albert_demo.plots import accuracy_chart
 from albert_demo.plots.campaigns import agreement_chart, annotator_chart, progress_chart
 from albert_demo.presets.registry import EMBEDDED_PRESET, all_presets
 from albert_demo.ui.errors import user_errors
@@ -157,8 +158,17 @@ def build_campaigns_tab(context):
             settle = gr.Button("Settle gold")
         settled = gr.Markdown()
         with gr.Row():
+            eval_presets = gr.Dropdown(list(all_presets()), value=[EMBEDDED_PRESET],
+                                       multiselect=True, allow_custom_value=True,
+                                       label="Presets to evaluate on the gold")
+            evaluate = gr.Button("Evaluate on the gold")
+        scores = gr.Dataframe(headers=["preset", "masks", "top-1", "top-5"], interactive=False)
+        score_chart = gr.Plot(label="Accuracy on the gold")
+        with gr.Row():
             export = gr.Button("Export dataset (zip)", elem_id="campaign-export-button")
             exported = gr.File(label="Download", interactive=False)
+            gold_button = gr.Button("Gold sentences (.txt, for the Fine-tune tab)")
+            gold_file = gr.File(label="Gold sentences", interactive=False)
         with gr.Row():
             repo = gr.Textbox(label="Hub dataset repo (owner/name)")
             token = gr.Textbox(label="Hugging Face write token", type="password")
@@ -279,6 +289,20 @@ def build_campaigns_tab(context):
         return f"Item #{result['item_id']}: gold {result['gold']}."
 
     @user_errors
+    def run_evaluate(campaign_id, names, request: gr.Request):
+        results = service.evaluate(who(request, service), campaign_id, names)
+        return ([[r["preset"], r["items"], round(r["top1"], 4), round(r["top5"], 4)]
+                 for r in results], accuracy_chart(results))
+
+    @user_errors
+    def run_gold_texts(campaign_id, request: gr.Request):
+        text = service.gold_texts(who(request, service), campaign_id)
+        exports.mkdir(parents=True, exist_ok=True)
+        path = exports / f"campaign-{int(campaign_id)}-gold.txt"
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+
+    @user_errors
     def run_export(campaign_id, request: gr.Request):
         return service.export(who(request, service), campaign_id, exports)["zip"]
 
@@ -304,6 +328,9 @@ def build_campaigns_tab(context):
                                                 agreement_plot, figures], **private_api)
     load_review.click(run_review, [campaign], [review], **private_api)
     settle.click(run_settle, [campaign, review_item, gold], [settled], **private_api)
+    evaluate.click(run_evaluate, [campaign, eval_presets], [scores, score_chart],
+                   **private_api)
+    gold_button.click(run_gold_texts, [campaign], [gold_file], **private_api)
     export.click(run_export, [campaign], [exported], api_name="campaign_export_download")
     push.click(run_push, [campaign, repo, token, private], [pushed], **private_api)
     return dict(fn=refresh, inputs=None, outputs=[campaign, whoami], js=KEYS_JS)
@@ -378,6 +405,12 @@ def add_campaign_api(service, exports_dir):
         return service.adjudicate(who(request, service), campaign_id, item_id, gold)
 
     @user_errors
+    def campaign_evaluate(campaign_id: int, presets: list[str] | None = None,
+                          request: gr.Request = None) -> list:
+        """Owner: top-1 / top-5 of presets (default: the campaign's) on the gold so far."""
+        return service.evaluate(who(request, service), campaign_id, presets)
+
+    @user_errors
     def campaign_export(campaign_id: int, request: gr.Request) -> dict:
         """Owner: write the datasets folder + zip on the server; the summary and paths.
         (/campaign_export_download returns the zip itself.)"""
@@ -386,5 +419,6 @@ def add_campaign_api(service, exports_dir):
     for fn in (campaign_list, campaign_next, campaign_submit, campaign_skip, campaign_flag,
                campaign_undo, campaign_adjudicate):
         gr.api(fn, api_name=fn.__name__, queue=False)  # short transactions
-    for fn in (campaign_create, campaign_agreement, campaign_review, campaign_export):
+    for fn in (campaign_create, campaign_agreement, campaign_review, campaign_evaluate,
+               campaign_export):
         gr.api(fn, api_name=fn.__name__)  # model runs or whole-campaign reads: queued

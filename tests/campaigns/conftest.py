@@ -16,10 +16,14 @@ KNOWN = {"The sky is [MASK].": ["blue", "grey"], "Grass is [MASK].": ["green", "
 
 
 class FakePredictor:
-    """What CampaignService needs of `MaskPredictor`: predict / predict_batch."""
+    """What campaigns need of `MaskPredictor`: encode / predict / predict_batch."""
 
     def __init__(self, name):
         self.name = name
+
+    def encode(self, text):
+        self.predict(text)
+        return text
 
     def predict(self, text, top_k=5):
         return self.predict_batch([text], top_k)[0]

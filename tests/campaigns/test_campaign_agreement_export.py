@@ -199,3 +199,16 @@ def test_push_to_hub_loopback(service, tmp_path):
         assert data == (local / name).read_bytes()  # what arrived is what was exported
     assert "Bearer hf_secret" in FakeHub.tokens
     assert result["commit_url"].endswith("/commit/abc")
+
+
+def test_evaluate_and_gold_texts(service):
+    c = hand_campaign(service)
+    with pytest.raises(NotAllowed):
+        service.evaluate(people(1)[0], c["id"], ["fake"])
+    scores = service.evaluate(OWNER, c["id"], ["fake", "other"])
+    # Gold: sky 'blue', grass 'green'; "fake" ranks (blue, grey), (green, brown); "other"
+    # the reverse: top-1 right twice / never, top-5 always.
+    assert [(s["preset"], s["items"], s["top1"], s["top5"]) for s in scores] == [
+        ("fake", 2, 1.0, 1.0), ("other", 2, 0.0, 1.0)]
+    assert sorted(service.gold_texts(OWNER, c["id"]).splitlines()) == [
+        "Grass is green.", "The sky is blue."]

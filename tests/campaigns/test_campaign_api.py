@@ -87,6 +87,11 @@ def test_three_annotators_from_create_to_export(app_url, tmp_path):
     settled = owner.predict(cid, review[0]["item_id"], ["toast"],
                             api_name="/campaign_adjudicate")
     assert settled["gold"] == ["toast"]
+    scores = owner.predict(cid, [EMBEDDED_PRESET], api_name="/campaign_evaluate")
+    assert scores[0]["preset"] == EMBEDDED_PRESET and scores[0]["items"] >= 1
+    assert 0 <= scores[0]["top1"] <= scores[0]["top5"] <= 1
+    with pytest.raises(AppError, match="Only the owner"):
+        a1.predict(cid, [EMBEDDED_PRESET], api_name="/campaign_evaluate")
 
     written = owner.predict(cid, api_name="/campaign_export")
     gold = datasets.load_dataset(written["folder"], "gold")["train"]
