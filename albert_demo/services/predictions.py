@@ -100,19 +100,23 @@ class PredictionService:
         """Tokens and attention weights (rows attend to columns) as nested lists.
 
         layer/head: an index, or -1 for all; the shape is given in "shape"."""
-        found = self.model(preset, session_id, progress).attention(text)
-        weights = found["attention"]
-        layers, heads = weights.shape[:2]
+        model = self.model(preset, session_id, progress)
+        backbone = model.compiled.masked_lm.backbone
+        layers, heads = backbone.num_layers, backbone.num_heads
         layer, head = whole_number(layer, "layer"), whole_number(head, "head")
         if not -1 <= layer < layers:
             raise InputError(f"layer must be -1 (all) or 0..{layers - 1}.")
         if not -1 <= head < heads:
             raise InputError(f"head must be -1 (all) or 0..{heads - 1}.")
+        # Bounded before the forward runs: a refused request costs a tokenisation.
+        n = len(model.encode(text, require_mask=False)[1])
+        check_attention_size((1 if layer >= 0 else layers, 1 if head >= 0 else heads, n, n))
+        found = model.attention(text)
+        weights = found["attention"]
         if layer >= 0:
             weights = weights[layer:layer + 1]
         if head >= 0:
             weights = weights[:, head:head + 1]
-        check_attention_size(weights.shape)
         return {"tokens": found["tokens"], "mask_indices": found["mask_indices"],
                 "layers": layers, "heads": heads, "layer": layer, "head": head,
                 "shape": list(weights.shape), "attention": weights.round(4).tolist()}
