@@ -80,7 +80,7 @@ def heads_grid(attention, tokens, layer=0, hide_special=False):
             row=h // cols + 1, col=h % cols + 1)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False, autorange="reversed")
-    fig.update_layout(title=f"Layer {layer}: every head (hover a cell for its tokens)",
+    fig.update_layout(title=f"Layer {layer}: every head",
                       height=plot_px + 80, margin=dict(l=10, r=10, t=70, b=10))
     return fig
 

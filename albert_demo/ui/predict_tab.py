@@ -55,18 +55,21 @@ INSERT_MASK_JS = """(value) => {
   return value.slice(0, start) + '[MASK]' + value.slice(end);
 }"""
 # Enter in the text box predicts; Shift+Enter is a newline (Gradio's multi-line box does
-# the opposite). Listening on window, capture phase, runs before Gradio's own handler.
+# the opposite, on keypress). Listening on window, capture phase, runs before Gradio's
+# own handler, which never sees Enter in this box.
 ENTER_PREDICTS_JS = """() => {
   if (window.__albertEnterPredicts) return;
   window.__albertEnterPredicts = true;
-  window.addEventListener('keydown', (event) => {
+  const handle = (event) => {
     if (event.key !== 'Enter' || event.isComposing) return;
     if (!event.target.closest || !event.target.closest('#input-text')) return;
     event.stopPropagation();
     if (event.shiftKey) return;  // the browser inserts the newline
     event.preventDefault();
-    document.querySelector('#predict-button').click();
-  }, true);
+    if (event.type === 'keydown') document.querySelector('#predict-button').click();
+  };
+  window.addEventListener('keydown', handle, true);
+  window.addEventListener('keypress', handle, true);
 }"""
 # Grey the results while the inputs no longer match them; a prediction restores them.
 STALE_JS = """() => {
