@@ -5,7 +5,8 @@ from keras import ops
 
 from albert_demo.models.albert_layers import (
     PACKAGE, AlbertEmbeddings, AlbertEncoderLayer, kernel_init)
-from albert_demo.presets.loading import PresetMixin
+from albert_demo.models.preset_mixin import PresetMixin
+from albert_demo.presets.weights import LAYER_PARTS, assign_strict
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -112,6 +113,40 @@ class AlbertBackbone(PresetMixin, keras.Model):
         if return_attention:
             outputs["attention_probs"] = ops.stack(all_probs)
         return outputs
+
+    def weights_by_name(self):
+        """Every variable under the canonical name checkpoints are mapped to
+        (`albert_demo.presets.weights`)."""
+        e = self.embeddings
+        names = {
+            "embeddings/token": e.token_embeddings,
+            "embeddings/position": e.position_embeddings,
+            "embeddings/segment": e.segment_embeddings,
+            "embeddings/ln_gamma": e.layer_norm.gamma,
+            "embeddings/ln_beta": e.layer_norm.beta,
+            "embeddings/projection_kernel": e.projection.kernel,
+            "embeddings/projection_bias": e.projection.bias,
+            "pooler/kernel": self.pooler.kernel,
+            "pooler/bias": self.pooler.bias,
+        }
+        for k, layer in enumerate(self.transformer_layers):
+            parts = [layer.query_kernel, layer.query_bias, layer.key_kernel, layer.key_bias,
+                     layer.value_kernel, layer.value_bias, layer.output_kernel,
+                     layer.output_bias, layer.attention_layer_norm.gamma,
+                     layer.attention_layer_norm.beta, layer.ffn_intermediate.kernel,
+                     layer.ffn_intermediate.bias, layer.ffn_output.kernel,
+                     layer.ffn_output.bias, layer.ffn_layer_norm.gamma,
+                     layer.ffn_layer_norm.beta]
+            names.update({f"layer_{k}/{p}": v for p, v in zip(LAYER_PARTS, parts)})
+        return names
+
+    @classmethod
+    def _from_loaded(cls, loaded, load_weights=True, **kwargs):
+        backbone = cls(**{**loaded.backbone_config, **kwargs})
+        if load_weights:
+            assign_strict(backbone.weights_by_name(), loaded.backbone_weights(),
+                          f"{loaded.label} (backbone)")
+        return backbone
 
     def get_config(self):
         return {

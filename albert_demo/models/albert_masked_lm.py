@@ -1,10 +1,18 @@
 """ALBERT for masked language modelling: backbone + tied MLM head + compile defaults."""
 
+import warnings
+
 import keras
 import numpy as np
 
+from albert_demo import __version__
+from albert_demo.models.albert_backbone import AlbertBackbone
 from albert_demo.models.albert_layers import PACKAGE, AlbertMaskedLMHead
-from albert_demo.presets.loading import PresetMixin
+from albert_demo.models.albert_masked_lm_preprocessor import (
+    PRESET_KEYS, AlbertMaskedLMPreprocessor)
+from albert_demo.models.preset_mixin import PresetMixin
+from albert_demo.presets import keras_format
+from albert_demo.presets.weights import assign_strict
 
 
 def is_raw_text(x):
@@ -71,7 +79,11 @@ class AlbertMaskedLM(PresetMixin, keras.Model):
     ```
     """
 
-    def __init__(self, backbone, preprocessor=None, head_layer_norm_epsilon=1e-5, **kwargs):
+    backbone_cls = AlbertBackbone
+    preprocessor_cls = AlbertMaskedLMPreprocessor
+
+    def __init__(self, backbone, preprocessor=None, head_layer_norm_epsilon=1e-5,
+                 compile=True, **kwargs):
         kwargs.setdefault("name", "albert_masked_lm")
         super().__init__(**kwargs)
         self.backbone = backbone
@@ -86,7 +98,8 @@ class AlbertMaskedLM(PresetMixin, keras.Model):
         self.built = True
         # True when the head's weights came from a checkpoint (not random).
         self.has_pretrained_head = False
-        self.compile()
+        if compile:  # keras-hub's default; compile=False leaves it to the caller
+            self.compile()
 
     def call(self, inputs, training=False, return_attention=False):
         if return_attention:  # every layer whole: the plots show every query row
@@ -159,18 +172,65 @@ class AlbertMaskedLM(PresetMixin, keras.Model):
         x, batch_size = self._wrap(x, batch_size, False)
         return super().predict(x, batch_size=batch_size, **kwargs)
 
+    def head_weights_by_name(self):
+        """The MLM head's variables under their canonical checkpoint names."""
+        h = self.masked_lm_head
+        return {"head/dense_kernel": h.dense.kernel, "head/dense_bias": h.dense.bias,
+                "head/ln_gamma": h.layer_norm.gamma, "head/ln_beta": h.layer_norm.beta,
+                "head/output_bias": h.output_bias}
+
     def get_config(self):
         return {"name": self.name, "head_layer_norm_epsilon": self.head_layer_norm_epsilon,
-                "backbone": keras.saving.serialize_keras_object(self.backbone)}
+                "backbone": keras.saving.serialize_keras_object(self.backbone),
+                "preprocessor": keras.saving.serialize_keras_object(self.preprocessor)}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        backbone = keras.saving.deserialize_keras_object(config.pop("backbone"))
-        config.pop("preprocessor", None)
-        return cls(backbone, **config)
+        for part in ("backbone", "preprocessor"):
+            if isinstance(config.get(part), dict):
+                config[part] = keras.saving.deserialize_keras_object(config[part])
+        return cls(**config)
+
+    @classmethod
+    def _from_loaded(cls, loaded, load_weights=True, **kwargs):
+        if "preprocessor" in kwargs:
+            preprocessor = kwargs.pop("preprocessor")
+        else:
+            preprocessor = cls.preprocessor_cls._from_loaded(loaded, **{
+                k: kwargs.pop(k) for k in list(kwargs) if k in PRESET_KEYS})
+        dtype = kwargs.pop("dtype", None)  # e.g. "mixed_bfloat16" for the encoder
+        backbone = cls.backbone_cls._from_loaded(loaded, load_weights,
+                                                 **({"dtype": dtype} if dtype else {}))
+        model = cls(backbone, preprocessor=preprocessor,
+                    head_layer_norm_epsilon=loaded.head_layer_norm_epsilon, **kwargs)
+        if load_weights:
+            head = loaded.head_weights()
+            if head is None:
+                warnings.warn(
+                    f"Preset {loaded.label!r} has no pretrained masked-LM head; the head is "
+                    "RANDOM and its predictions are meaningless until fine-tuned. Use the "
+                    "Hugging Face source (hf://albert/albert-*-v2) for a pretrained head.",
+                    stacklevel=3)
+            else:
+                assign_strict(model.head_weights_by_name(), head,
+                              f"{loaded.label} (MLM head)")
+                model.has_pretrained_head = True
+        model.preset_label = loaded.label
+        return model
 
     def save_to_preset(self, preset_dir):
         """Write a keras-hub preset folder (loadable by keras_hub and by us)."""
-        from albert_demo.presets.keras_format import save_preset
-        save_preset(self, preset_dir)
+        tokenizer = getattr(self.preprocessor, "tokenizer", None)
+        return keras_format.save_preset(
+            preset_dir, self.backbone.get_config(),
+            {n: np.asarray(v) for n, v in self.backbone.weights_by_name().items()},
+            {n: np.asarray(v) for n, v in self.head_weights_by_name().items()},
+            proto=tokenizer.proto if tokenizer is not None else None,
+            preprocessor_config=(self.preprocessor.get_config()
+                                 if self.preprocessor is not None else None),
+            parameter_count=self.backbone.count_params(),
+            albert_demo_metadata={
+                "version": __version__,
+                "head_layer_norm_epsilon": self.head_layer_norm_epsilon,
+                "do_lower_case": getattr(tokenizer, "do_lower_case", True)})

@@ -9,7 +9,12 @@ import keras
 import numpy as np
 
 from albert_demo.models.albert_layers import PACKAGE
-from albert_demo.presets.loading import PresetMixin
+from albert_demo.models.albert_tokenizer import AlbertTokenizer
+from albert_demo.models.preset_mixin import PresetMixin
+
+# The arguments a preset's preprocessor.json may set (keras-hub writes more keys).
+PRESET_KEYS = ("sequence_length", "truncate", "mask_selection_rate", "mask_selection_length",
+               "mask_token_rate", "random_token_rate")
 
 
 def round_robin_lengths(lengths, budget):
@@ -39,6 +44,8 @@ class AlbertMaskedLMPreprocessor(PresetMixin):
     x["token_ids"].shape  # (2, 32); x["mask_positions"].shape == (2, 96)
     ```
     """
+
+    tokenizer_cls = AlbertTokenizer
 
     def __init__(self, tokenizer, sequence_length=512, truncate="round_robin",
                  mask_selection_rate=0.15, mask_selection_length=96, mask_token_rate=0.8,
@@ -150,17 +157,27 @@ class AlbertMaskedLMPreprocessor(PresetMixin):
         return features, mask_ids, weights
 
     def get_config(self):
-        return {"name": self.name, "sequence_length": self.sequence_length,
-                "truncate": self.truncate, "mask_selection_rate": self.mask_selection_rate,
+        return {"name": self.name,
+                "tokenizer": keras.saving.serialize_keras_object(self.tokenizer),
+                "sequence_length": self.sequence_length, "truncate": self.truncate,
+                "mask_selection_rate": self.mask_selection_rate,
                 "mask_selection_length": self.mask_selection_length,
                 "mask_token_rate": self.mask_token_rate,
-                "random_token_rate": self.random_token_rate}
+                "random_token_rate": self.random_token_rate, "seed": self.seed}
 
     @classmethod
-    def from_config(cls, config, tokenizer=None):
-        config = {k: v for k, v in config.items() if k in (
-            "name", "sequence_length", "truncate", "mask_selection_rate",
-            "mask_selection_length", "mask_token_rate", "random_token_rate", "seed")}
+    def from_config(cls, config):
+        config = dict(config)
+        tokenizer = config.pop("tokenizer", None)
+        if isinstance(tokenizer, dict):
+            tokenizer = keras.saving.deserialize_keras_object(tokenizer)
         if tokenizer is None:
-            raise ValueError("AlbertMaskedLMPreprocessor.from_config needs a tokenizer.")
-        return cls(tokenizer=tokenizer, **config)
+            raise ValueError("AlbertMaskedLMPreprocessor config needs a 'tokenizer'.")
+        return cls(tokenizer=tokenizer, **{k: v for k, v in config.items()
+                                           if k in PRESET_KEYS + ("name", "seed")})
+
+    @classmethod
+    def _from_loaded(cls, loaded, load_weights=True, **kwargs):
+        tokenizer = kwargs.pop("tokenizer", None) or cls.tokenizer_cls._from_loaded(loaded)
+        config = {k: v for k, v in loaded.preprocessor_config.items() if k in PRESET_KEYS}
+        return cls(tokenizer, **{**config, **kwargs})

@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 import h5py
-import numpy as np
 
 from albert_demo.presets.weights import CheckpointError, LAYER_PARTS
 
@@ -140,8 +139,7 @@ def _tokenizer_json():
             "registered_name": "keras_hub>AlbertTokenizer"}
 
 
-def _backbone_json(backbone):
-    config = backbone.get_config()
+def _backbone_json(config):
     config = {"name": "albert_backbone", "trainable": True, "dtype": _policy("float32"),
               **{k: v for k, v in config.items() if k not in ("name", "trainable", "dtype")}}
     return {"module": "keras_hub.src.models.albert.albert_backbone",
@@ -149,12 +147,16 @@ def _backbone_json(backbone):
             "registered_name": "keras_hub>AlbertBackbone"}
 
 
-def _preprocessor_json(preprocessor):
+PREPROCESSOR_KEYS = ("sequence_length", "truncate", "mask_selection_rate",
+                     "mask_selection_length", "mask_token_rate", "random_token_rate")
+
+
+def _preprocessor_json(preprocessor_config):
     config = {"name": "albert_masked_lm_preprocessor", "trainable": True,
               "dtype": _policy("float32"), "tokenizer": _tokenizer_json(),
               "config_file": "preprocessor.json"}
-    config.update({k: v for k, v in preprocessor.get_config().items()
-                   if k not in ("name", "seed")})
+    config.update({k: preprocessor_config[k] for k in PREPROCESSOR_KEYS
+                   if k in preprocessor_config})
     return {"module": "keras_hub.src.models.albert.albert_masked_lm_preprocessor",
             "class_name": "AlbertMaskedLMPreprocessor", "config": config,
             "registered_name": "keras_hub>AlbertMaskedLMPreprocessor"}
@@ -166,8 +168,9 @@ def _write_groups(f, groups):
         f.require_group(path).require_group("vars").attrs["name"] = name
 
 
-def _write_backbone_h5(path, backbone, arrays):
-    k_layers = len(backbone.transformer_layers)
+def _write_backbone_h5(path, config, arrays):
+    inner = config.get("num_inner_repetitions", 1)
+    k_layers = config.get("num_groups", 1) * inner
     with h5py.File(path, "w") as f:
         f.require_group("vars")
         groups = [("layers/add", "embeddings_add"), ("layers/dense", "embedding_projection"),
@@ -178,7 +181,6 @@ def _write_backbone_h5(path, backbone, arrays):
                   ("layers/layer_normalization", "embeddings_layer_norm"),
                   ("layers/position_embedding", "position_embedding"),
                   ("layers/reversible_embedding", "token_embedding")]
-        inner = backbone.num_inner_repetitions
         for k in range(k_layers):
             base = encoder_group(k)
             groups.append((base, f"group_{k // inner}_inner_layer_{k % inner}"))
@@ -216,46 +218,36 @@ def _dump(obj, path):
         json.dump(obj, f, indent=4)
 
 
-def save_preset(masked_lm, preset_dir):
-    """Write `masked_lm` as a keras-hub preset folder, atomically (temp dir + rename)."""
-    from albert_demo.presets.weights import backbone_variables, head_variables
-
+def save_preset(preset_dir, backbone_config, backbone_arrays, head_arrays, proto=None,
+                preprocessor_config=None, parameter_count=0, albert_demo_metadata=None):
+    """Write a keras-hub preset folder from configs and arrays by canonical name,
+    atomically (temp dir + rename). Without `preprocessor_config` no tokenizer or
+    preprocessor is written."""
     preset_dir = Path(preset_dir)
     preset_dir.parent.mkdir(parents=True, exist_ok=True)
-    backbone = masked_lm.backbone
-    arrays = {n: np.asarray(v) for n, v in backbone_variables(backbone).items()}
-    head = {n: np.asarray(v) for n, v in head_variables(masked_lm).items()}
     tmp = Path(tempfile.mkdtemp(prefix=f".{preset_dir.name}.", dir=preset_dir.parent))
     try:
-        _dump(_backbone_json(backbone), tmp / "config.json")
-        _write_backbone_h5(tmp / "model.weights.h5", backbone, arrays)
-        _write_head_h5(tmp / "task.weights.h5", head)
-        preprocessor = masked_lm.preprocessor
-        if preprocessor is not None:
-            tokenizer = preprocessor.tokenizer
+        _dump(_backbone_json(backbone_config), tmp / "config.json")
+        _write_backbone_h5(tmp / "model.weights.h5", backbone_config, backbone_arrays)
+        _write_head_h5(tmp / "task.weights.h5", head_arrays)
+        if preprocessor_config is not None:
             _dump(_tokenizer_json(), tmp / "tokenizer.json")
-            _dump(_preprocessor_json(preprocessor), tmp / "preprocessor.json")
+            _dump(_preprocessor_json(preprocessor_config), tmp / "preprocessor.json")
             (tmp / "assets/tokenizer").mkdir(parents=True)
-            (tmp / VOCAB_PATH).write_bytes(tokenizer.proto)
+            (tmp / VOCAB_PATH).write_bytes(proto)
         task = {"module": "keras_hub.src.models.albert.albert_masked_lm",
                 "class_name": "AlbertMaskedLM",
-                "config": {"backbone": _backbone_json(backbone),
-                           "preprocessor": _preprocessor_json(preprocessor)
-                           if preprocessor is not None else None,
+                "config": {"backbone": _backbone_json(backbone_config),
+                           "preprocessor": _preprocessor_json(preprocessor_config)
+                           if preprocessor_config is not None else None,
                            "name": "albert_masked_lm"},
                 "registered_name": "keras_hub>AlbertMaskedLM"}
         _dump(task, tmp / "task.json")
         import keras
-        from albert_demo import __version__
         _dump({"keras_version": keras.__version__, "keras_hub_version": "0.32.0",
-               "parameter_count": int(backbone.count_params()),
+               "parameter_count": int(parameter_count),
                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
-               "tasks": ["MaskedLM"],
-               "albert_demo": {"version": __version__,
-                               "head_layer_norm_epsilon": masked_lm.head_layer_norm_epsilon,
-                               "do_lower_case": getattr(
-                                   getattr(preprocessor, "tokenizer", None),
-                                   "do_lower_case", True)}},
+               "tasks": ["MaskedLM"], "albert_demo": albert_demo_metadata or {}},
               tmp / "metadata.json")
         for file in tmp.rglob("*"):
             if file.is_file():

@@ -1,14 +1,17 @@
-"""`from_preset` for every public class: resolve -> detect layout -> build -> load.
+"""Open a preset: resolve the handle, detect the layout, read configs and vocabulary;
+weights are read lazily, as arrays by canonical name. Building models is
+`albert_demo.models`' job (`from_preset` there).
 
 Layout is detected, not configured: `config.json` with `registered_name` is a keras-hub
 preset, with `model_type` a Hugging Face checkpoint.
 """
 
 import json
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from albert_demo.presets import hf_format, keras_format
+from albert_demo.presets.resolve import resolve_preset
 from albert_demo.presets.weights import CheckpointError
 
 # Refuse absurd configs before allocating anything (a hostile config.json).
@@ -58,9 +61,6 @@ class LoadedPreset:
 
 def open_preset(preset, source=None, allowed_dirs=None, progress=None):
     """Resolve a handle and read its configs (weights are read lazily)."""
-    from albert_demo.presets import hf_format, keras_format
-    from albert_demo.presets.resolve import resolve_preset
-
     folder, label = resolve_preset(preset, source=source, allowed_dirs=allowed_dirs,
                                    progress=progress)
     config_file = Path(folder) / "config.json"
@@ -114,96 +114,3 @@ def open_preset(preset, source=None, allowed_dirs=None, progress=None):
                             do_lower_case, hf_config.get("layer_norm_eps", 1e-12), reader)
     raise CheckpointError(f"{label}: config.json has neither 'registered_name' (keras-hub) "
                           "nor 'model_type' (Hugging Face); cannot tell its layout.")
-
-
-# -- building each public class from an opened preset ---------------------------------
-def build_tokenizer(loaded):
-    from albert_demo.models.albert_tokenizer import AlbertTokenizer
-    if loaded.proto is None:
-        raise CheckpointError(f"{loaded.label}: no SentencePiece vocabulary "
-                              "(assets/tokenizer/vocabulary.spm or spiece.model).")
-    return AlbertTokenizer(proto=loaded.proto, do_lower_case=loaded.do_lower_case)
-
-
-def build_preprocessor(loaded, **overrides):
-    from albert_demo.models.albert_masked_lm_preprocessor import AlbertMaskedLMPreprocessor
-    config = {k: v for k, v in loaded.preprocessor_config.items() if k in (
-        "sequence_length", "truncate", "mask_selection_rate", "mask_selection_length",
-        "mask_token_rate", "random_token_rate")}
-    config.update(overrides)
-    return AlbertMaskedLMPreprocessor(build_tokenizer(loaded), **config)
-
-
-def build_backbone(loaded, load_weights=True, **overrides):
-    from albert_demo.models.albert_backbone import AlbertBackbone
-    from albert_demo.presets.weights import assign_strict, backbone_variables
-    backbone = AlbertBackbone(**{**loaded.backbone_config, **overrides})
-    if load_weights:
-        assign_strict(backbone_variables(backbone), loaded.backbone_weights(),
-                      f"{loaded.label} (backbone)")
-    return backbone
-
-
-def build_masked_lm(loaded, load_weights=True, **kwargs):
-    from albert_demo.models.albert_masked_lm import AlbertMaskedLM
-    from albert_demo.presets.weights import assign_strict, head_variables
-    if "preprocessor" in kwargs:
-        preprocessor = kwargs.pop("preprocessor")
-    else:
-        pre_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in (
-            "sequence_length", "mask_selection_rate", "mask_selection_length",
-            "mask_token_rate", "random_token_rate")}
-        preprocessor = build_preprocessor(loaded, **pre_kwargs)
-    dtype = kwargs.pop("dtype", None)  # e.g. "mixed_bfloat16" for the encoder
-    backbone = build_backbone(loaded, load_weights, **({"dtype": dtype} if dtype else {}))
-    model = AlbertMaskedLM(backbone, preprocessor=preprocessor,
-                           head_layer_norm_epsilon=loaded.head_layer_norm_epsilon, **kwargs)
-    if load_weights:
-        head = loaded.head_weights()
-        if head is None:
-            warnings.warn(
-                f"Preset {loaded.label!r} has no pretrained masked-LM head; the head is "
-                "RANDOM and its predictions are meaningless until fine-tuned. Use the "
-                "Hugging Face source (hf://albert/albert-*-v2) for a pretrained head.",
-                stacklevel=3)
-        else:
-            assign_strict(head_variables(model), head, f"{loaded.label} (MLM head)")
-            model.has_pretrained_head = True
-    model.preset_label = loaded.label
-    return model
-
-
-class classproperty:
-    def __init__(self, getter):
-        self.getter = getter
-
-    def __get__(self, instance, owner):
-        return self.getter(owner)
-
-
-class PresetMixin:
-    """Adds `from_preset` and the `presets` listing to a public class."""
-
-    @classproperty
-    def presets(cls):
-        from albert_demo.presets.registry import all_presets
-        return {name: {"name": name, "parameters": info.parameters,
-                       "description": info.description, "source": info.source}
-                for name, info in all_presets().items()}
-
-    @classmethod
-    def from_preset(cls, preset, load_weights=True, **kwargs):
-        """Build from a preset name, `hf://owner/repo`, `kaggle://…` or a local folder."""
-        source = kwargs.pop("source", None)
-        allowed_dirs = kwargs.pop("allowed_dirs", None)
-        progress = kwargs.pop("progress", None)
-        loaded = open_preset(preset, source=source, allowed_dirs=allowed_dirs,
-                             progress=progress)
-        name = cls.__name__
-        if name == "AlbertTokenizer":
-            return build_tokenizer(loaded)
-        if name == "AlbertMaskedLMPreprocessor":
-            return build_preprocessor(loaded, **kwargs)
-        if name == "AlbertBackbone":
-            return build_backbone(loaded, load_weights, **kwargs)
-        return build_masked_lm(loaded, load_weights, **kwargs)

@@ -1,7 +1,9 @@
 """Canonical weight names of our model, and strict assignment from a checkpoint.
 
-Every format maps to these names explicitly; `assign_strict` fails loudly on a missing,
-leftover or mis-shaped weight instead of trusting creation order.
+The model names its variables (`AlbertBackbone.weights_by_name`,
+`AlbertMaskedLM.head_weights_by_name`); every format maps to these names explicitly;
+`assign_strict` fails loudly on a missing, leftover or mis-shaped weight instead of
+trusting creation order.
 """
 
 import numpy as np
@@ -17,37 +19,6 @@ LAYER_PARTS = ["query_kernel", "query_bias", "key_kernel", "key_bias", "value_ke
                "value_bias", "output_kernel", "output_bias", "attention_ln_gamma",
                "attention_ln_beta", "ffn_kernel", "ffn_bias", "ffn_output_kernel",
                "ffn_output_bias", "ffn_ln_gamma", "ffn_ln_beta"]
-
-
-def backbone_variables(backbone):
-    e = backbone.embeddings
-    names = {
-        "embeddings/token": e.token_embeddings,
-        "embeddings/position": e.position_embeddings,
-        "embeddings/segment": e.segment_embeddings,
-        "embeddings/ln_gamma": e.layer_norm.gamma,
-        "embeddings/ln_beta": e.layer_norm.beta,
-        "embeddings/projection_kernel": e.projection.kernel,
-        "embeddings/projection_bias": e.projection.bias,
-        "pooler/kernel": backbone.pooler.kernel,
-        "pooler/bias": backbone.pooler.bias,
-    }
-    for k, layer in enumerate(backbone.transformer_layers):
-        parts = [layer.query_kernel, layer.query_bias, layer.key_kernel, layer.key_bias,
-                 layer.value_kernel, layer.value_bias, layer.output_kernel, layer.output_bias,
-                 layer.attention_layer_norm.gamma, layer.attention_layer_norm.beta,
-                 layer.ffn_intermediate.kernel, layer.ffn_intermediate.bias,
-                 layer.ffn_output.kernel, layer.ffn_output.bias,
-                 layer.ffn_layer_norm.gamma, layer.ffn_layer_norm.beta]
-        names.update({f"layer_{k}/{p}": v for p, v in zip(LAYER_PARTS, parts)})
-    return names
-
-
-def head_variables(masked_lm):
-    h = masked_lm.masked_lm_head
-    return {"head/dense_kernel": h.dense.kernel, "head/dense_bias": h.dense.bias,
-            "head/ln_gamma": h.layer_norm.gamma, "head/ln_beta": h.layer_norm.beta,
-            "head/output_bias": h.output_bias}
 
 
 def assign_strict(variables, arrays, source):
