@@ -77,7 +77,8 @@ def main(argv=None):
     from albert_demo.engine.activity import ServingActivity
     from albert_demo.finetune.service import FinetuneService
     from albert_demo.finetune.registry import FinetunedRegistry
-    from albert_demo.services import AnnotationService, EvaluationService, PredictionService
+    from albert_demo.services import (AnnotationService, EvaluationService,
+                                      ExplanationService, PredictionService)
     from albert_demo.ui.context import UIContext
     from albert_demo.ui.layout import build_demo
 
@@ -95,7 +96,8 @@ def main(argv=None):
     campaigns = None if problem else CampaignService(store, cache, owners=owners)
     context = UIContext(predictions=predictions, annotations=annotations,
                         evaluation=EvaluationService(predictions, annotations),
-                        data_dir=data_dir, finetune=finetune, campaigns=campaigns)
+                        data_dir=data_dir, finetune=finetune, campaigns=campaigns,
+                        explanations=ExplanationService(predictions))
     threading.Thread(target=predictions.warm_up, name="warm-up", daemon=True).start()
     demo = build_demo(context)
     demo.queue(default_concurrency_limit=args.concurrency or config.concurrency)

@@ -8,6 +8,7 @@ import html
 
 import gradio as gr
 
+from albert_demo.explain import attention_rollout
 from albert_demo.plots import attention_heatmap, heads_grid, mask_attention_bars
 from albert_demo.ui.errors import user_errors
 from albert_demo.ui.figures import plot_value
@@ -16,15 +17,25 @@ EMPTY = ("No prediction yet: predict a sentence on the Predict tab and its atten
          "appears here.")
 
 
-def attention_figures(found, layer, head, average, hide_special):
-    """(heatmap, heads grid, bars from each [MASK]) for the chosen options."""
+def attention_figures(found, layer, head, average, hide_special, rollout=False):
+    """(heatmap, heads grid, bars from each [MASK]) for the chosen options; with
+    `rollout`, the heatmap and bars show attention rolled out through layers 0..layer."""
     if not found:
         return None, None, None
     attention, tokens = found["attention"], found["tokens"]
     layer = min(int(layer), attention.shape[0] - 1)
     head = "mean" if average else min(int(head), attention.shape[1] - 1)
-    return (attention_heatmap(attention, tokens, layer, head, hide_special),
-            heads_grid(attention, tokens, layer, hide_special),
+    grid = heads_grid(attention, tokens, layer, hide_special)
+    if rollout:
+        rolled = attention_rollout(attention)[:, None]  # one "head" per layer
+        title = f"Attention rollout through layers 0-{layer} (heads averaged, residual added)"
+        heat = attention_heatmap(rolled, tokens, layer, 0, hide_special)
+        heat.update_layout(title=title)
+        bars = mask_attention_bars(rolled, tokens, found["mask_indices"], layer, 0,
+                                   hide_special)
+        bars.update_layout(title=f"Rollout from each [MASK] through layers 0-{layer}")
+        return heat, grid, bars
+    return (attention_heatmap(attention, tokens, layer, head, hide_special), grid,
             mask_attention_bars(attention, tokens, found["mask_indices"], layer, head,
                                 hide_special))
 
@@ -61,6 +72,8 @@ def build_attention_tab(context, after_predict):
             average = gr.Checkbox(False, label="Average over heads",
                                   elem_id="attention-average")
             hide = gr.Checkbox(False, label="Hide [CLS] / [SEP]")
+            rollout = gr.Checkbox(False, label="Rollout across layers (Abnar & Zuidema)",
+                                  elem_id="attention-rollout")
         notice = gr.HTML(elem_id="attention-notice")
         heatmap = gr.Plot(label="Attention map", elem_id="attention-heatmap",
                           show_label=False)
@@ -69,12 +82,12 @@ def build_attention_tab(context, after_predict):
         grid = gr.Plot(label="All heads of the layer", elem_id="attention-grid",
                        show_label=False)
 
-    def figures(found, layer, head, average, hide):
+    def figures(found, layer, head, average, hide, rollout=False):
         return tuple(plot_value(f) for f in attention_figures(found, layer, head, average,
-                                                              hide))
+                                                              hide, rollout))
 
     @user_errors
-    def refresh(found, layer, head, average, hide):
+    def refresh(found, layer, head, average, hide, rollout):
         """After a prediction: sliders sized to its model; a permalink's layer/head."""
         if not found:
             return (gr.Markdown(visible=True), gr.Column(visible=False), gr.Slider(),
@@ -90,7 +103,7 @@ def build_attention_tab(context, after_predict):
                 head, message = in_range(view["head"], "Head", n_heads)
                 messages.append(message)
         layer, head = min(int(layer), layers - 1), min(int(head), n_heads - 1)
-        heat, heads, from_mask = figures(found, layer, head, average, hide)
+        heat, heads, from_mask = figures(found, layer, head, average, hide, rollout)
         return (gr.Markdown(visible=False), gr.Column(visible=True),
                 gr.Slider(maximum=layers - 1, value=layer),
                 gr.Slider(maximum=n_heads - 1, value=head, interactive=not average),
@@ -98,7 +111,7 @@ def build_attention_tab(context, after_predict):
                 heat, heads, from_mask)
 
     @user_errors
-    def replot(found, layer, head, average, hide):
+    def replot(found, layer, head, average, hide, rollout):
         """Raw values (preprocess=False): a typed number out of range gets our message
         instead of Gradio's range error, and the slider moves to the nearest one."""
         if not found:
@@ -109,18 +122,18 @@ def build_attention_tab(context, after_predict):
         if average:
             head_message = ""
         heat, heads, from_mask = figures(found, layer_index, head_index, bool(average),
-                                         bool(hide))
+                                         bool(hide), bool(rollout))
         return (gr.Slider(value=layer_index) if layer_message else gr.Slider(),
                 gr.Slider(value=head_index) if head_message else gr.Slider(),
                 notice_html(" ".join(m for m in (layer_message, head_message) if m)),
                 heat, heads, from_mask)
 
-    controls = [context.analysis, layer, head, average, hide]
+    controls = [context.analysis, layer, head, average, hide, rollout]
     for n, event in enumerate(after_predict):
         event.then(refresh, controls, [empty, shown, layer, head, average, notice, heatmap,
                                        grid, bars],
                    api_name=f"attention_refresh_{n}", api_visibility="undocumented")
-    for control in (layer, head, average, hide):
+    for control in (layer, head, average, hide, rollout):
         control.input(replot, controls, [layer, head, notice, heatmap, grid, bars],
                       preprocess=False,
                       api_name=f"attention_plot_{control.label.split()[0].lower()}",

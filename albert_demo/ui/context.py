@@ -21,6 +21,7 @@ class UIContext:
     data_dir: Path
     finetune: Any = None          # albert_demo.finetune.FinetuneService
     campaigns: Any = None         # albert_demo.campaigns.CampaignService (None: turned off)
+    explanations: Any = None      # ExplanationService (None: built from `predictions`)
     session: Any = None
     analysis: Any = None
     presets: Any = None

@@ -15,10 +15,13 @@ from albert_demo.presets.registry import EMBEDDED_PRESET
 from albert_demo.ui.annotations_tab import build_annotations_tab
 from albert_demo.ui.attention_tab import build_attention_tab
 from albert_demo.ui.campaigns_tab import add_campaign_api, build_campaigns_tab
+from albert_demo.ui.compare_tab import build_compare_tab
+from albert_demo.ui.explain_api import add_explanation_api
 from albert_demo.ui.finetune_tab import build_finetune_tab
 from albert_demo.ui.errors import user_errors
 from albert_demo.ui.preset_choices import preset_choices
 from albert_demo.ui.predict_tab import build_predict_tab
+from albert_demo.ui.salience_view import build_salience_view
 
 INTRO = """# ALBERT masked-LM demo
 Type text with `[MASK]` and see what ALBERT guesses, how sure it is, and where it looks.
@@ -100,6 +103,9 @@ def add_api(predictions, annotations):
 def build_demo(context, title="ALBERT masked-LM demo"):
     """context: a `UIContext` with the services; its page parts are filled in here."""
     predictions = context.predictions
+    if context.explanations is None:
+        from albert_demo.services import ExplanationService
+        context.explanations = ExplanationService(predictions)
     # Gradio's cached copies (uploads, downloads) go 30 min after they were made; checked
     # every 5 min. Long enough to start a fine-tune on an upload, short enough to bound disk.
     with gr.Blocks(title=title, delete_cache=(300, 1800)) as demo:
@@ -112,6 +118,9 @@ def build_demo(context, title="ALBERT masked-LM demo"):
                 after_predict = build_predict_tab(context)
             with gr.Tab("Attention", id="attention"):
                 build_attention_tab(context, after_predict)
+                build_salience_view(context, after_predict)
+            with gr.Tab("Compare", id="compare"):
+                compare_choices = build_compare_tab(context)
             with gr.Tab("Annotations", id="annotations") as annotations_tab:
                 if context.store is not None:
                     refresh_annotations = build_annotations_tab(context)
@@ -135,6 +144,7 @@ def build_demo(context, title="ALBERT masked-LM demo"):
                     gr.Markdown("Fine-tuning is turned off: the server's data folder is not "
                                 "writable.")
         add_api(predictions, context.annotations)
+        add_explanation_api(context.explanations)
         if context.campaigns is not None:
             add_campaign_api(context.campaigns, Path(context.data_dir) / "campaign_exports")
         load = demo.load(new_session, [session], [session], api_name="session",
@@ -143,6 +153,7 @@ def build_demo(context, title="ALBERT masked-LM demo"):
         load.then(lambda s: gr.Dropdown(choices=preset_choices(predictions.finetuned_names(s))),
                   [session], [context.presets], api_name="preset_choices",
                   api_visibility="private")
+        load.then(**compare_choices, api_name="compare_choices", api_visibility="private")
         if refresh_annotations:
             load.then(**refresh_annotations, api_name="annotations_on_load",
                       api_visibility="private")

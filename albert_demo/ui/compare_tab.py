@@ -1,0 +1,50 @@
+"""Compare tab: one text, two or three presets (the person's fine-tuned models too),
+predictions per mask in a column per preset with rank changes against the first, and how
+much they agree (top-k overlap, Jensen-Shannon divergence)."""
+
+import gradio as gr
+
+from albert_demo.explain.compare import MAX_PRESETS
+from albert_demo.plots import compare_columns, compare_table_html, divergence_chart
+from albert_demo.presets.registry import EMBEDDED_PRESET
+from albert_demo.ui.errors import user_errors
+from albert_demo.ui.figures import plot_value
+from albert_demo.ui.preset_choices import preset_choices
+
+EXAMPLE = "The doctor told me to take the [MASK] twice a day."
+
+
+def build_compare_tab(context):
+    """Returns the load-event kwargs that put the caller's fine-tuned models in the list."""
+    explanations = context.explanations
+    gr.Markdown(f"Pick 2 to {MAX_PRESETS} presets; the first is the reference for rank "
+                "changes (▲ ranked higher, ▼ lower than there).")
+    with gr.Row():
+        text = gr.Textbox(EXAMPLE, label="Text with [MASK]", elem_id="compare-text", scale=3)
+        presets = gr.Dropdown(preset_choices(), value=[EMBEDDED_PRESET], multiselect=True,
+                              max_choices=MAX_PRESETS, label="Presets",
+                              elem_id="compare-presets", scale=2)
+        top_k = gr.Slider(1, 20, value=5, step=1, label="Top-k", elem_id="compare-top-k")
+    run = gr.Button("Compare", variant="primary", elem_id="compare-run")
+    table = gr.HTML(elem_id="compare-table")
+    columns = gr.Plot(label="Predictions per preset", elem_id="compare-columns",
+                      show_label=False)
+    agreement = gr.Plot(label="Agreement", elem_id="compare-agreement", show_label=False)
+
+    @user_errors
+    def compared(text, names, k, session_id, progress=gr.Progress()):
+        result = explanations.compare(text, names or [], k, session_id=session_id,
+                                      progress=progress)
+        return (compare_table_html(result), plot_value(compare_columns(result)),
+                plot_value(divergence_chart(result)))
+
+    run.click(compared, [text, presets, top_k, context.session], [table, columns, agreement],
+              concurrency_limit=2, api_name="compare_view", api_visibility="undocumented")
+    text.submit(compared, [text, presets, top_k, context.session],
+                [table, columns, agreement], concurrency_limit=2,
+                api_name="compare_view_submit", api_visibility="undocumented")
+    def choices(session_id):
+        return gr.Dropdown(choices=preset_choices(
+            context.predictions.finetuned_names(session_id)))
+
+    return dict(fn=choices, inputs=[context.session], outputs=[presets])

@@ -1,0 +1,85 @@
+"""The explanation features through the page's own handlers and API functions (no
+browser): /salience, /compare, the salience view beside the attention maps, the Compare
+tab and the rollout option. Tiny random presets served by a ModelCache."""
+
+import gradio as gr
+import pytest
+
+from explain_helpers import tiny_masked_lm
+
+TEXT = "the quick brown [MASK] jumped over the [MASK] dog ."
+
+
+@pytest.fixture(scope="module")
+def demo_parts(tmp_path_factory):
+    from albert_demo.engine import ModelCache
+    from albert_demo.services import (AnnotationService, EvaluationService,
+                                      ExplanationService, PredictionService)
+    from albert_demo.ui.context import UIContext
+    from albert_demo.ui.layout import build_demo
+    cache = ModelCache(loader=lambda name, progress=None: tiny_masked_lm(seed=int(name[-1])))
+    predictions = PredictionService(cache, default_preset="tiny0")
+    annotations = AnnotationService(None, predictions)
+    context = UIContext(predictions, annotations, EvaluationService(predictions, annotations),
+                        tmp_path_factory.mktemp("data"),
+                        explanations=ExplanationService(predictions))
+    demo = build_demo(context)
+    fns = {fn.api_name: fn.fn for fn in demo.fns.values() if fn.fn is not None}
+    return predictions, fns
+
+
+def test_events_are_named(demo_parts):
+    _, fns = demo_parts
+    assert {"salience", "compare", "salience_view_explain", "salience_view_candidate",
+            "compare_view", "compare_choices", "attention_plot_rollout"} <= set(fns)
+
+
+def test_salience_api(demo_parts):
+    _, fns = demo_parts
+    result = fns["salience"](TEXT, "tiny0", 1, "dog", "gradient_x_input", "")
+    assert result["preset"] == "tiny0" and result["method"] == "gradient_x_input"
+    assert len(result["tokens"]) == len(result["attributions"])
+    assert set(result["target"]) == {"token", "token_id", "log_prob"}
+    assert "baseline_log_prob" in result and "completeness_error" in result
+    best = fns["salience"](TEXT, "tiny0", 0, "", "integrated_gradients", "")
+    assert best["steps"] == 32 and best["completeness_error"] < 0.05
+
+
+@pytest.mark.parametrize("args, message", [
+    ((TEXT, "tiny0", 2, "", "integrated_gradients", ""), "out of range"),
+    ((TEXT, "tiny0", 0, "", "shapley", ""), "Unknown method"),
+    ((TEXT, "tiny0", 0, "\u0436\u0436", "integrated_gradients", ""), "vocabulary"),
+    ((TEXT, "tiny0", 0, 7, "integrated_gradients", ""), "token must be text"),
+])
+def test_salience_api_errors(demo_parts, args, message):
+    _, fns = demo_parts
+    with pytest.raises(gr.Error, match=message):
+        fns["salience"](*args)
+
+
+def test_compare_api(demo_parts):
+    _, fns = demo_parts
+    result = fns["compare"](TEXT, "tiny0, tiny1", 3, "")
+    assert result["presets"] == ["tiny0", "tiny1"] and len(result["masks"]) == 2
+    assert result["masks"][0]["pairs"][0]["js"] >= 0
+    with pytest.raises(gr.Error, match="2 to 3"):
+        fns["compare"](TEXT, "tiny0", 3, "")
+
+
+def test_salience_view_and_compare_tab(demo_parts):
+    predictions, fns = demo_parts
+    found = predictions.analyse(TEXT, "tiny0", 5)
+    token_id = found["result"]["masks"][1]["predictions"][2]["token_id"]  # a clicked word
+    sentence, bars = fns["salience_view_candidate"](found, 1, token_id,
+                                                    "integrated_gradients", "")
+    assert "pushes" in sentence and bars is not None
+    table, columns, agreement = fns["compare_view"](TEXT, ["tiny0", "tiny1"], 3, "")
+    assert table.count("<table") == 2 and columns is not None and agreement is not None
+
+
+def test_rollout_option(demo_parts):
+    from albert_demo.ui.attention_tab import attention_figures
+    predictions, _ = demo_parts
+    found = predictions.analyse(TEXT, "tiny0", 5)
+    heat, grid, bars = attention_figures(found, 1, 0, False, False, rollout=True)
+    assert "rollout" in heat.layout.title.text and "Rollout" in bars.layout.title.text
