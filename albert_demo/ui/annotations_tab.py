@@ -76,6 +76,8 @@ def build_annotations_tab(context):
         until = gr.Textbox(label="Until, exclusive (YYYY-MM-DD)")
         search = gr.Button("Search", variant="primary", elem_id="search-annotations")
     table = gr.Dataframe(headers=COLUMNS, interactive=False, wrap=True,
+                         column_widths=["4%", "12%", "16%", "24%", "6%", "7%", "7%", "8%",
+                                        "8%", "8%"],
                          elem_id="annotations-table",
                          label="Your annotations (click a row to edit it)")
     filters = [query, preset, tag, verdict, since, until]
@@ -100,12 +102,13 @@ def build_annotations_tab(context):
 
     with gr.Row():
         with gr.Column():
-            upload = gr.File(label="Import CSV / JSONL", file_types=[".csv", ".jsonl"])
+            upload = gr.File(label="Import CSV / JSONL", file_types=[".csv", ".jsonl"],
+                             elem_id="import-file")
             gr.Markdown("A CSV needs only `text` (with `[MASK]`) and `correct_token`; "
                         "`tag` is optional. Exports import back as they are.")
             with gr.Row():
                 do_import = gr.Button("Import", elem_id="import-annotations")
-                gr.DownloadButton("Template CSV", value=str(TEMPLATE_CSV), size="sm",
+                gr.DownloadButton("Template CSV", value=str(TEMPLATE_CSV),
                                   elem_id="template-csv")
             imported = gr.Markdown(elem_id="import-result")
         with gr.Column():
@@ -150,8 +153,8 @@ def build_annotations_tab(context):
         if value is None or not str(value).strip():
             return (gr.skip(),) * len(form)
         number = row_id(value)
-        if current and current["id"] == number:
-            return (gr.skip(),) * len(form)  # already in the form: keep the edits
+        if current and current["id"] == number:  # already in the form: keep the edits
+            return (gr.skip(), str(number)) + (gr.skip(),) * (len(form) - 2)
         return shown(annotations.get(session_id, number))
 
     @user_errors
@@ -203,8 +206,7 @@ def build_annotations_tab(context):
     query.submit(**refresh, api_name="annotations_search_submit")
     hidden = dict(api_visibility="private")
     table.select(pick, [session, loaded], form, api_name="annotation_pick", **hidden)
-    for event in (ann_id.submit, ann_id.blur):
-        event(load, [session, ann_id, loaded], form, api_name="annotation_load", **hidden)
+    ann_id.submit(load, [session, ann_id, loaded], form, api_name="annotation_load", **hidden)
     update.click(run_update, [session, ann_id, loaded, new_verdict, new_correct, new_tag,
                               new_note], [loaded, edited], api_name="annotation_update_form",
                  **hidden).then(**refresh, api_name="annotations_after_update", **hidden)

@@ -1,0 +1,149 @@
+"""The Annotations tab in a real browser (Debian's chromium, driven by Playwright), at
+1366 px: the table shows rows saved on the Predict tab, a row loads into the edit form and
+Update changes only what was edited, a simple CSV imports from the template, evaluation
+says why rows were skipped. The tests run in order on one page (one browser session).
+
+Retakes docs/screenshots/annotations.png.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from albert_demo.presets.registry import EMBEDDED_PRESET
+
+from .conftest import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "docs" / "screenshots"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+TEXT = "The capital of France is [MASK]."
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                       reason=f"{CHROMIUM} is missing: install Debian's chromium "
+                              "(apt-get install -y chromium) to run the browser test"),
+]
+
+
+@pytest.fixture(scope="module")
+def page(app_server):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900}, accept_downloads=True)
+        page.set_default_timeout(60_000)
+        page.goto(app_server.url)
+        yield page
+        browser.close()
+
+
+def table_has(page, text):
+    page.wait_for_function(
+        "(t) => document.querySelector('#annotations-table').innerText.includes(t)", arg=text)
+
+
+def table_row(page, text):
+    """The table's cells of the first row containing `text`, as the browser shows them."""
+    return page.evaluate(
+        """(t) => [...document.querySelectorAll('#annotations-table [role=row]')]
+              .map(r => [...r.querySelectorAll('[role=gridcell]')].map(c => c.innerText.trim()))
+              .find(cells => cells.some(c => c.includes(t)))""", text)
+
+
+def cell(page, text):
+    return page.locator("#annotations-table [role=gridcell]").filter(has_text=text).first
+
+
+def field(page, elem_id):
+    return page.locator(f"#{elem_id}").get_by_role("textbox")
+
+
+def field_is(page, elem_id, value):
+    page.wait_for_function(
+        "([id, v]) => document.querySelector(`#${id} textarea, #${id} input`)?.value === v",
+        arg=[elem_id, value])
+
+
+def test_a_save_on_the_predict_tab_shows_in_the_table_without_search(page):
+    page.locator("#input-text textarea").fill(TEXT)
+    page.locator("#predict-button").click()
+    page.wait_for_selector("#filled-text mark")
+    form = page.locator("#annotate")
+    form.get_by_label("Wrong").check()
+    correct = form.get_by_label("Right word (pick or type)")
+    correct.fill("paris")
+    correct.press("Enter")
+    form.get_by_label("Tag (optional)").fill("geo")
+    form.get_by_label("Note (optional)").fill("first note")
+    page.locator("#save-annotation").click()
+    page.get_by_text("Saved annotation #").wait_for()
+
+    page.get_by_role("tab", name="Annotations").click()  # no Search pressed
+    table_has(page, "first note")
+    assert table_row(page, "first note")[6:10] == ["wrong", "paris", "geo", "first note"]
+
+
+def test_a_clicked_row_loads_and_update_changes_only_the_edited_field(page):
+    cell(page, TEXT).click()
+    field_is(page, "edit-note", "first note")
+    assert field(page, "edit-correct").input_value() == "paris"
+    assert field(page, "edit-tag").input_value() == "geo"
+    assert page.locator("#edit-verdict").get_by_label("Wrong").is_checked()
+    row_id = field(page, "edit-row-id").input_value()
+    assert row_id.isdecimal()
+
+    field(page, "edit-note").fill("edited note")
+    page.locator("#update-annotation").click()
+    page.locator("#edit-result").get_by_text(f"Updated row {row_id}: note.").wait_for()
+    table_has(page, "edited note")
+    assert table_row(page, "edited note")[6:10] == ["wrong", "paris", "geo", "edited note"]
+
+
+def test_a_row_id_that_is_not_whole_is_refused_not_rounded(page):
+    box = field(page, "edit-row-id")
+    box.fill("1.5")
+    box.press("Enter")
+    page.get_by_text("Row id must be a whole number, not '1.5'").first.wait_for()
+    assert box.input_value() == "1.5"  # not rounded to 2
+    page.locator(".toast-close").click()  # one message, not one per event
+    page.locator(".toast-body").wait_for(state="detached")
+
+
+def test_template_download_and_simple_csv_import_refresh_the_table(page, tmp_path):
+    with page.expect_download() as download:
+        page.locator("#template-csv").click()
+    template = tmp_path / "template.csv"
+    download.value.save_as(template)
+    assert template.read_text(encoding="utf-8").startswith("text,correct_token,tag\n")
+
+    page.locator("#import-file input[type=file]").set_input_files(str(template))
+    page.locator("#import-annotations").click()
+    result = page.locator("#import-result")
+    result.get_by_text("Imported 3 rows.").wait_for()
+    assert f"{EMBEDDED_PRESET} was assumed" in result.inner_text()
+    table_has(page, "She poured a cup of [MASK]")  # refreshed without Search
+    assert table_row(page, "She poured a cup")[2] == EMBEDDED_PRESET
+
+
+def test_clearing_a_field_and_evaluate_says_why_rows_were_skipped(page):
+    cell(page, "edited note").click()
+    field_is(page, "edit-correct", "paris")
+    field(page, "edit-correct").fill("")
+    page.locator("#update-annotation").click()
+    page.locator("#edit-result").get_by_text("right word.").wait_for()
+    table_has(page, "edited note")
+    assert table_row(page, "edited note")[6:10] == ["wrong", "", "geo", "edited note"]
+
+    page.locator("#evaluate").click()
+    page.wait_for_function("() => document.querySelector('#accuracy-chart')"
+                           ".innerText.includes('Accuracy on 3 annotated')")
+    scores = page.locator("#evaluate-scores")
+    scores.get_by_text("3 masks from 4 rows: 1 row has no right word (marked wrong "
+                       "without a correction)").first.wait_for()
+    page.evaluate("document.querySelector('#annotations-table .virtual-table-viewport')"
+                  ".scrollLeft = 0")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "annotations.png"), full_page=True)
