@@ -96,7 +96,7 @@ def build_campaigns_tab(context):
         campaign = gr.Dropdown([], label="Campaign", scale=3, elem_id="campaign-pick",
                                allow_custom_value=True)  # programs pass an id
         reload = gr.Button("↻ Refresh list", scale=0)
-        whoami = gr.Markdown(elem_id="campaign-whoami")
+    whoami = gr.Markdown(elem_id="campaign-whoami")
     current = gr.State(None)
     with gr.Column(elem_id="campaign-queue"):
         progress = gr.Markdown(elem_id="campaign-progress")
