@@ -11,9 +11,14 @@ leaves `round` out of the 12 pieces), so expected ids are looked up by piece her
 keras-hub 0.32 runs without TensorFlow, the same input also goes through its classes,
 built from the same proto, and the outputs must be identical.
 
+`test_detokenize` is keras-hub's main-branch test ("[CLS] the quick brown fox [SEP] <pad>");
+the installed 0.32 wheel, on its sentencepiece path (no TensorFlow), still drops those
+tokens, so that expectation is checked as written, not against the peer.
+
 Known, deliberate differences from keras-hub (not ported): `backbone.token_embedding` is
-the (vocabulary, embedding_dim) table here, a `ReversibleEmbedding` layer there; the
-quantization check and the `tf.data` legs of the harness are not run (no TensorFlow).
+the (vocabulary, embedding_dim) table here, a `ReversibleEmbedding` layer there;
+`padding_mask` is int32 here, bool there (values compared); the quantization check and the
+`tf.data` legs of the harness are not run (no TensorFlow).
 """
 
 import io
