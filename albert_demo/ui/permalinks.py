@@ -30,6 +30,9 @@ _SAFE = "!*'()"
 _SCRIPT = re.compile(r"<\s*/?\s*script", re.IGNORECASE)
 
 
+PARAMETERS = ("text", "preset", "top_k", "mode", "layer", "head")
+
+
 @dataclass(frozen=True)
 class View:
     """One screen of the Predict (and Attention) tab. head: an int or "mean"."""
@@ -93,6 +96,11 @@ def _mode(value):
 
 def _head(value):
     return MEAN if value.strip() == MEAN else _whole(value, 0, MAX_LAYER_OR_HEAD)
+
+
+def names_a_view(params):
+    """Whether a query has any of the parameters a permalink sets."""
+    return any(name in params for name in PARAMETERS)
 
 
 def decode(params, presets, limits, default=None):

@@ -76,9 +76,12 @@ STALE_JS = """() => {
   const results = document.querySelector('#predict-results');
   if (results) { results.style.opacity = '0.4'; results.dataset.stale = 'true'; }
 }"""
-FRESH_JS = """() => {
+FRESH_JS = """(text, shownFor) => {
   const results = document.querySelector('#predict-results');
-  if (results) { results.style.opacity = ''; delete results.dataset.stale; }
+  if (!results) return;
+  const stale = text !== shownFor;  // typed while the prediction ran
+  results.style.opacity = stale ? '0.4' : '';
+  if (stale) results.dataset.stale = 'true'; else delete results.dataset.stale;
 }"""
 # The link of what is on screen, built like `permalinks.encode`, copied when the browser
 # allows it and shown in a box either way.
@@ -206,6 +209,8 @@ def build_predict_tab(context, page=None):
         # Which prediction the form was last reset for: a save is refused when the
         # prediction has changed since (the reset has not reached this page yet).
         form_for = gr.Textbox(visible=False)
+        # The text the results on screen are for (the page greys them when the box differs).
+        shown_for = gr.Textbox(visible=False)
         save = gr.Button("Save annotation", elem_id="save-annotation")
         saved = gr.Markdown(elem_id="annotate-saved")
 
@@ -213,13 +218,13 @@ def build_predict_tab(context, page=None):
     context.analysis = analysis
     context.presets = preset
     results = [analysis, notice, mode_note, filled, chart, scores, raw, mask_pick, verdict,
-               correct, tag, note, form_for, saved]
+               correct, tag, note, form_for, saved, shown_for]
 
-    def cleared(message=""):
+    def cleared(text, message=""):
         """Nothing from an earlier prediction stays on screen; the form is empty."""
         return (None, notice_html(message), "", "", None, gr.Dataframe(visible=False),
                 None, gr.Dropdown(choices=[], value=None), None,
-                gr.Dropdown(choices=[], value=None), "", "", "", "")
+                gr.Dropdown(choices=[], value=None), "", "", "", "", text)
 
     def _pieces(found, session_id):
         tokenizer = predictions.model(found["preset"], session_id).tokenizer
@@ -239,7 +244,7 @@ def build_predict_tab(context, page=None):
             found, pieces = _analyse(text, preset, top_k, mode, candidates, session_id,
                                      progress)
         except gr.Error as error:  # the boundary's message (HTML-escaped): what to change
-            return cleared(html.unescape(error.message))
+            return cleared(text, html.unescape(error.message))
         result = found["result"]
         labels = [mask_label(n, m) for n, m in enumerate(result["masks"], 1)]
         if found["candidates"]:
@@ -251,16 +256,20 @@ def build_predict_tab(context, page=None):
                 filled_html(text, result),
                 plot_value(predictions_chart(result, pieces)), table, result,
                 gr.Dropdown(choices=labels, value=labels[0]), None,
-                gr.Dropdown(choices=_words(result, 0), value=None), "", "", found["id"], "")
+                gr.Dropdown(choices=_words(result, 0), value=None), "", "", found["id"], "",
+                text)
 
     def run(text, preset, top_k, mode, candidates, session_id, progress=gr.Progress()):
         return shown(text, preset, top_k, mode, candidates, session_id, progress)
 
-    def open_page(session_id, request: gr.Request):
-        """The page's first prediction: a permalink's values, else the defaults."""
+    def open_page(text, preset, top_k, mode, session_id, request: gr.Request):
+        """The page's first prediction: a permalink's values, else what the page opened
+        with (left as it is: a person may already be typing)."""
+        params = dict(request.query_params) if request is not None else {}
+        if not permalinks.names_a_view(params):
+            return (gr.update(),) * 4 + shown(text, preset, top_k, mode, "", session_id)
         known = set(all_presets()) | set(predictions.finetuned_names(session_id))
         default = permalinks.View(preset=predictions.default_preset)
-        params = dict(request.query_params) if request is not None else {}
         view, message = permalinks.decode(params, known | {default.preset},
                                           Limits.from_env(), default)
         out = shown(view.text, view.preset, view.top_k, view.mode, "", session_id,
@@ -310,12 +319,12 @@ def build_predict_tab(context, page=None):
         mode.input(run, inputs, results, api_name="analyse_mode"),
     ]
     if page is not None:
-        events.append(page.load(open_page, [context.session],
+        events.append(page.load(open_page, [text, preset, top_k, mode, context.session],
                                 [text, preset, top_k, mode] + results,
                                 api_name="open_permalink", api_visibility="private"))
         page.load(None, None, None, js=ENTER_PREDICTS_JS)
     for event in events:
-        event.then(None, js=FRESH_JS)
+        event.then(None, [text, shown_for], None, js=FRESH_JS)
     for control in (text, preset, top_k, candidates):
         control.input(None, js=STALE_JS)
     insert.click(None, [text], [text], js=INSERT_MASK_JS).then(None, js=STALE_JS)

@@ -28,7 +28,7 @@ def page(app_server):
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page = browser.new_page(viewport={"width": 1366, "height": 1000})
         page.set_default_timeout(60_000)
         page.goto(app_server.url)
         yield page
@@ -46,9 +46,13 @@ def test_predict_attention_and_annotate_in_a_browser(page):
     box.type(".")
     page.locator("#predict-button").click()
 
-    # Ranked predictions: the filled text and a plotly chart with one bar per guess.
+    # Ranked predictions: the filled text and a plotly chart with one bar per guess. (The
+    # page opens with the default sentence predicted: wait for this one's.)
+    page.wait_for_function("() => document.querySelector('#filled-text')"
+                           ".innerText.includes('lazy')")
     page.wait_for_selector("#filled-text mark")
     page.wait_for_selector("#prediction-chart .plot-container .bars path")
+    page.wait_for_function("() => !document.querySelector('#predict-results').dataset.stale")
     assert page.locator("#prediction-chart .ytick").count() >= 5
     assert "[MASK] 1" in page.locator("#prediction-chart").inner_text()
     page.screenshot(path=str(SHOTS / "predict.png"), full_page=True)
