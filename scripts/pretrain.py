@@ -277,7 +277,12 @@ def main():
     log(f"parameters: {model.count_params():,}; masking: {args.mask_mode}"
         f"{f' (n <= {args.max_ngram})' if args.mask_mode == 'ngram' else ''}; "
         f"dtype: {args.dtype}")
-    schedule = WarmupStableDecay(args.learning_rate, args.warmup_steps)
+    if args.steps:  # the whole schedule is known: one compiled step, no retrace
+        stable = int(args.steps * (1 - args.decay_fraction))
+        schedule = WarmupStableDecay(args.learning_rate, args.warmup_steps, stable,
+                                     args.steps - stable)
+    else:
+        schedule = WarmupStableDecay(args.learning_rate, args.warmup_steps)
     model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=args.weight_decay,
                                          beta_2=0.98, epsilon=1e-6, clipnorm=1.0),
@@ -344,7 +349,8 @@ def main():
         checkpoint.save()
     if plan["phase"] == "decay":
         deadline = started + args.time_budget if args.time_budget else None
-        decay_schedule()
+        if not args.steps:
+            decay_schedule()
         run(plan["total"])
         plan["phase"] = "done"
         checkpoint.save()
