@@ -19,13 +19,16 @@ masks are the same in input and baseline, so their IG attribution is exactly 0.
 
 Completeness (IG's defining property): the attributions add up to
 log p(target | text) - log p(target | baseline); `completeness_error` reports how far the
-numerical integral is from it, relative to that difference (at least 0.01 nats).
+numerical integral is from it, relative to that difference (at least 0.01 nats). Gradient x
+input makes no such promise (it is a first-order, zero-baseline view); its
+`completeness_error` is reported the same way for comparison and is typically large.
 
 Cost: one jitted program per (sequence bucket, steps) computes every interpolation point
 as one batch of `steps + 1` rows, forward and backward together, the last layer only at
 the mask (an exact saving: nothing else reads it), and reduces to per-token attributions on
 the device; `trace_count` counts compilations as in `compiled.py`. Gradient x input uses
-the `steps = 1` program (the input and the baseline).
+the `steps = 0` program: the gradient at the input only, and a forward pass (no gradient)
+for the baseline's log-probability.
 
 A word of several pieces is scored by its first piece, as `score_candidates` does (the
 mask holds one piece; a bare word-start piece "▁" is skipped, it carries no letters); the
@@ -109,14 +112,16 @@ class CompiledSalience:
             table = ops.convert_to_tensor(model.backbone.token_embedding)
             inputs = jnp.take(table, token_ids, axis=0)                      # (T, E)
             baseline = jnp.where(interpolate[:, None], table[self.mask_token_id], inputs)
-            alphas, weights = trapezoid(steps)
-            rows = steps + 1
 
-            def total(vectors):
-                log_probs = log_probs_from_vectors(
+            def log_probs_at(vectors):
+                rows = vectors.shape[0]
+                return log_probs_from_vectors(
                     model, vectors, jnp.broadcast_to(segment_ids, (rows,) + token_ids.shape),
                     jnp.broadcast_to(padding_mask, (rows,) + token_ids.shape),
                     jnp.broadcast_to(mask_position, (rows, 1)))
+
+            def total(vectors):
+                log_probs = log_probs_at(vectors)
                 # target < 0: the model's best word at the input (the last row, alpha 1).
                 best = jnp.argmax(jax.lax.stop_gradient(log_probs[-1]))
                 chosen = jnp.where(target >= 0, target, best)
@@ -124,15 +129,22 @@ class CompiledSalience:
                 # Rows are independent, so the gradient of the sum is every row's own.
                 return per_row.sum(), (per_row, chosen)
 
+            if steps:  # integrated gradients: the trapezoid rule's points, alpha 0 .. 1
+                alphas, weights = trapezoid(steps)
+            else:  # gradient x input alone: the gradient at the input only
+                alphas, weights = np.ones(1, "float32"), np.ones(1, "float32")
             vectors = baseline + alphas[:, None, None] * (inputs - baseline)  # (rows, T, E)
             (_, (per_row, chosen)), grads = jax.value_and_grad(total, has_aux=True)(vectors)
             integrated = jnp.einsum("r,rte,te->t", weights, grads, inputs - baseline)
             gradient_x_input = jnp.einsum("te,te->t", grads[-1], inputs)
-        return integrated, gradient_x_input, per_row[-1], per_row[0], chosen
+            # The baseline's log p: the first row, or (steps 0) one forward pass, no gradient.
+            base = per_row[0] if steps else log_probs_at(baseline[None])[0, chosen]
+        return integrated, gradient_x_input, per_row[-1], base, chosen
 
     def __call__(self, token_ids, interpolate, mask_position, target=-1,
                  steps=DEFAULT_STEPS):
         """Unpadded ids (T,), bool (T,) -> attributions for the real tokens (numpy).
+        steps: trapezoid intervals for integrated gradients; 0: gradient x input only.
 
         Returns (integrated (T,), gradient_x_input (T,), log_prob, baseline_log_prob,
         target_id).
@@ -152,7 +164,7 @@ class CompiledSalience:
                 np.asarray(gxi)[:n].astype("float64"), float(log_prob),
                 float(base_log_prob), int(chosen))
 
-    def warmup(self, lengths=(16, 32), steps=(DEFAULT_STEPS, 1)):
+    def warmup(self, lengths=(16, 32), steps=(DEFAULT_STEPS, 0)):
         for t in lengths:
             t = min(t, self.compiled.max_length)
             for s in steps:
@@ -191,7 +203,7 @@ def explain(predictor, text, mask_ordinal=0, token="", method="integrated_gradie
     if method not in METHODS:
         raise InputError(f"Unknown method {method!r}: use one of {', '.join(METHODS)}.")
     if method == "gradient_x_input":
-        steps = 1
+        steps = 0  # the program with one gradient row (the input)
     else:
         steps = DEFAULT_STEPS if steps is None else whole_number(steps, "steps")
         if not 1 <= steps <= MAX_STEPS:

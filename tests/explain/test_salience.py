@@ -79,10 +79,11 @@ def test_gradient_x_input_matches_finite_differences_per_token(tiny_predictor):
         assert abs(numeric - attribution) <= 2e-3 + 2e-2 * abs(numeric), i
 
 
-def test_endpoints_are_the_models_own_log_probs(tiny_predictor):
+@pytest.mark.parametrize("method", ["integrated_gradients", "gradient_x_input"])
+def test_endpoints_are_the_models_own_log_probs(tiny_predictor, method):
     """log_prob is the text's; baseline_log_prob is the model's on the same ids with every
     non-special token replaced by [MASK] (the baseline, computed here the plain way)."""
-    result = tiny_predictor.salience(TEXT, token="fox")
+    result = tiny_predictor.salience(TEXT, token="fox", method=method)
     ids, position = _inputs(tiny_predictor, TEXT)
     target = result["target"]["token_id"]
     assert result["pieces"][0].lstrip("\u2581")  # the word as the tokenizer splits it
