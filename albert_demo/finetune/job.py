@@ -232,7 +232,7 @@ class FinetuneJob:
                 remaining, batches.tokens_per_step, report, lambda: self.cancelled,
                 s.checkpoint_every, checkpoint, deadline=time.time() + s.max_seconds,
                 serving=self.serving,
-                watch=DivergenceWatch(reference=(before or {}).get("loss")))
+                watch=DivergenceWatch(reference=self._reference_loss(before)))
             p.update(status="training", total_steps=total, step=offset,
                      message="Compiling the training step…")
             if remaining > 0:  # (0: the restart came after the last step's checkpoint)
@@ -266,6 +266,13 @@ class FinetuneJob:
                 for b, t in zip(base_probes, tuned_probes)])
             self._publish(masked_lm, tuned, latest_checkpoint(checkpoints), before, after,
                           steps, stopped)
+
+    @staticmethod
+    def _reference_loss(before):
+        """The base model's validation loss, when enough tokens make it a fair yardstick."""
+        if before and before.get("masks", 0) >= MIN_VALIDATION_MASKS:
+            return before["loss"]
+        return None
 
     def _notes(self, before):
         """What the person should know about the numbers they will see."""

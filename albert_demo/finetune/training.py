@@ -65,15 +65,22 @@ class FullBatches(PreprocessedBatches):
 
 class DivergenceWatch:
     """Says when training is going wrong: a loss that is not a number, or a loss that,
-    averaged over the last `window` steps, rose well above the best it reached (or the
-    base model's validation loss, `reference`). Rising means more than `min_rise` and
-    more than `relative_rise` of that best, so the noise of single steps does not count.
-    `add(loss)` -> None, or a sentence for the person."""
+    averaged over the last `window` steps, rose well above the best such average so far
+    (by more than `min_rise` and more than `relative_rise` of it, so the noise of single
+    steps does not count). `reference`, the base model's validation loss, also catches a
+    loss that jumps within the first window; it is a different sample from the training
+    batches, so it allows twice the rise. `add(loss)` -> None, or a sentence for the
+    person."""
 
     def __init__(self, reference=None, window=20, min_rise=1.0, relative_rise=0.25):
         self.window, self.min_rise, self.relative_rise = window, min_rise, relative_rise
-        self.best = reference if reference is not None and math.isfinite(reference) else None
+        self.reference = reference if reference is not None and math.isfinite(
+            reference) else None
+        self.best = None
         self.recent = []
+
+    def _risen(self, mean, start, factor=1):
+        return mean - start > factor * max(self.min_rise, self.relative_rise * start)
 
     def add(self, loss):
         if not math.isfinite(loss):
@@ -82,12 +89,11 @@ class DivergenceWatch:
         if len(self.recent) < self.window:
             return None
         mean = float(np.mean(self.recent))
-        if self.best is None or mean < self.best:
-            self.best = mean
-            return None
-        if mean - self.best > max(self.min_rise, self.relative_rise * self.best):
-            return (f"the loss rose from {self.best:.2f} to {mean:.2f} (average of the last "
-                    f"{self.window} steps)")
+        for start, factor in ((self.best, 1), (self.reference, 2)):
+            if start is not None and self._risen(mean, start, factor):
+                return (f"the loss rose from {start:.2f} to {mean:.2f} (average of the last "
+                        f"{self.window} steps)")
+        self.best = mean if self.best is None else min(self.best, mean)
         return None
 
 

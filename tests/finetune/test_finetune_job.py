@@ -197,6 +197,9 @@ def test_divergence_counts_from_the_base_model_score():
     watch = DivergenceWatch(reference=3.0)
     said = [watch.add(6.5) for _ in range(20)]
     assert said[-1] and "from 3.00 to 6.50" in said[-1]
+    # A training sample somewhat harder than the validation split is not divergence.
+    calm = DivergenceWatch(reference=3.0)
+    assert not any(calm.add(4.5) for _ in range(60))
 
 
 def test_small_validation_splits_are_called_out(finished):
