@@ -9,6 +9,9 @@ budget, same 80/10/10 replacement), so scripts/pretrain.py can switch between th
 * ``ngram``  - ALBERT's n-gram masking (Lan et al. 2019, sec. 4.1; google-research/albert
   create_pretraining_data.py): spans of n = 1..3 consecutive *words*, n drawn with
   p(n) = (1/n) / sum_k (1/k)  (6/11, 3/11, 2/11 for max_ngram=3).
+* ``mixed``  - each row of a batch is masked by ``ngram`` or by ``token`` with even odds:
+  the held-out metric masks single pieces (a word's other pieces visible), which a model
+  trained on whole words only never sees; mixed training sees both.
 
 Words. A word is a piece that starts a word plus the continuation pieces after it. As in
 ALBERT's `_is_start_piece_sp`, a piece starts a word when it begins with "▁" (U+2581), or
@@ -27,7 +30,7 @@ import numpy as np
 
 PUNCTUATION = set('!"#$%&\'()*+,-./:;?@[\\]^_`{|}~') | {"€", "£"}
 ENGLISH = set("abcdefghijklmnopqrstuvwxyz")
-MODES = ("token", "word", "ngram")
+MODES = ("token", "word", "ngram", "mixed")
 
 
 def is_word_start_piece(piece):
@@ -68,43 +71,48 @@ def span_mask(token_ids, word_start, rng, *, special_ids, vocabulary_size, mask_
     # Word starts: a start piece, or the first selectable piece after a special one.
     prev_selectable = np.concatenate([np.zeros((batch, 1), bool), selectable[:, :-1]], 1)
     starts = selectable & (word_start[token_ids] | ~prev_selectable)
-    pvals = ngram_probabilities(max_ngram)
+    # Per position, drawn for the whole batch at once: the n of a span starting at that
+    # word (p(n) ∝ 1/n), a random priority (spans are tried in priority order), the end of
+    # the word starting there (next start or special piece), and the segment it is in.
+    cdf = np.cumsum(ngram_probabilities(max_ngram))[:-1]
+    ngram = 1 + (rng.random((batch, length))[..., None] >= cdf).sum(-1)
+    priority = rng.random((batch, length))
+    positions_ = np.arange(length)
+    boundary = np.where(starts | ~selectable, positions_, length)
+    next_boundary = np.minimum.accumulate(boundary[:, ::-1], axis=1)[:, ::-1]
+    word_end = np.concatenate([next_boundary[:, 1:], np.full((batch, 1), length)], 1)
+    segment = np.cumsum(~selectable, axis=1)
     chosen_rows = np.zeros((batch, length), dtype=bool)
     spans = [[] for _ in range(batch)]
     for row in range(batch):
-        if budget[row] == 0:
+        left = int(budget[row])
+        if left == 0:
             continue
         s = np.flatnonzero(starts[row])
-        # A word runs to the next start or to the next special piece, whichever is first.
-        sel = selectable[row]
-        boundary = np.flatnonzero(starts[row] | ~sel)
-        nxt = np.searchsorted(boundary, s, side="right")
-        e = np.where(nxt < len(boundary), boundary[np.minimum(nxt, len(boundary) - 1)],
-                     length)
         k = len(s)
-        order = rng.permutation(k)
-        ns = rng.choice(max_ngram, size=k, p=pvals) + 1 if max_ngram > 1 else np.ones(k, int)
+        order = np.argsort(priority[row, s]).tolist()
+        ns = ngram[row, s].tolist()
+        seg = segment[row, s].tolist()
+        s_list, e = s.tolist(), word_end[row, s].tolist()
         covered = chosen_rows[row]
-        left = int(budget[row])
-        # Spans of words w..w+n-1 must stay within one segment (no special piece inside).
-        segment = np.cumsum(~sel)
-        for w, n in zip(order.tolist(), ns.tolist()):
+        taken = [False] * k  # spans are whole words, so overlap is checked per word
+        for w in order:
             if left <= 0:
                 break
-            n = min(n, k - w)
-            while n > 0:
-                lo, hi = s[w], e[w + n - 1]
-                if hi - lo <= left and segment[lo] == segment[hi - 1]:
-                    break
+            # Words w..w+n-1, shortened until the span fits the budget and one segment.
+            n = ns[w]
+            if n > k - w:
+                n = k - w
+            lo = s_list[w]
+            while n > 0 and (e[w + n - 1] - lo > left or seg[w + n - 1] != seg[w]):
                 n -= 1
-            if n == 0:
+            if n == 0 or True in taken[w:w + n]:
                 continue
-            lo, hi = s[w], e[w + n - 1]
-            if covered[lo:hi].any():
-                continue
+            hi = e[w + n - 1]
+            taken[w:w + n] = [True] * n
             covered[lo:hi] = True
             left -= hi - lo
-            spans[row].append((int(lo), int(hi), n))
+            spans[row].append((lo, hi, n))
     n_chosen = chosen_rows.sum(axis=1)
     # Positions in reading order, padded to `width` with 0 (weight 0).
     rank = np.cumsum(chosen_rows, axis=1) - 1
@@ -150,4 +158,16 @@ class Masker:
         if self.mode == "token":
             self.pre.rng = rng
             return self.pre.mask(ids)
+        if self.mode == "mixed":
+            token_rows = rng.random(len(ids)) < 0.5
+            self.pre.rng = rng
+            parts = [self.pre.mask(ids[token_rows]),
+                     span_mask(ids[~token_rows], self.word_start, rng,
+                               max_ngram=self.max_ngram, **self.kwargs)]
+            out = []
+            for a, b in zip(*parts):
+                merged = np.empty((len(ids),) + a.shape[1:], dtype=a.dtype)
+                merged[token_rows], merged[~token_rows] = a, b.astype(a.dtype)
+                out.append(merged)
+            return tuple(out)
         return span_mask(ids, self.word_start, rng, max_ngram=self.max_ngram, **self.kwargs)

@@ -138,3 +138,27 @@ def test_token_mode_is_v1(tok, batch):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError):
         mlm_masking.Masker(pre, "span")
+
+
+def test_mixed_mode_masks_rows_either_way_within_budget(tok, batch):
+    from albert_demo.models.albert_masked_lm_preprocessor import AlbertMaskedLMPreprocessor
+    pre = AlbertMaskedLMPreprocessor(tok, sequence_length=128, mask_selection_length=21)
+    masked, positions, labels, weights = mlm_masking.Masker(pre, "mixed")(
+        batch, np.random.default_rng(1))
+    assert masked.shape == batch.shape and positions.shape == (len(batch), 21)
+    selectable = ~np.isin(batch, tok.special_token_ids)
+    budget = np.rint(selectable.sum(1) * 0.15).astype(int)
+    n = weights.sum(1).astype(int)
+    assert (n <= budget).all() and (n >= budget - 3).all()
+    for row in range(len(batch)):
+        assert (labels[row, :n[row]] == batch[row, positions[row, :n[row]]]).all()
+    # some rows cut words (token masking), some never do (n-gram masking)
+    table = mlm_masking.word_start_table(tok)
+    cuts = []
+    for row in range(len(batch)):
+        chosen = np.zeros(batch.shape[1], bool)
+        chosen[positions[row, :n[row]]] = True
+        cont = ~table[batch[row]] & selectable[row]
+        cont[0] = False
+        cuts.append(bool((chosen[1:] != chosen[:-1])[cont[1:]].any()))
+    assert 0 < sum(cuts) < len(batch)
