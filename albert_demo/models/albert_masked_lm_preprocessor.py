@@ -106,9 +106,9 @@ class AlbertMaskedLMPreprocessor(PresetMixin):
             ids = np.concatenate([np.asarray(p, dtype="int32") for p in pieces])
             token_ids[row, :len(ids)] = ids
             segment_ids[row, :len(ids)] = np.concatenate(segment_of)[:len(ids)]
-        padding_mask = (token_ids != self.tokenizer.pad_token_id).astype("int32")
-        # A sequence that is only padding still has its [CLS]; keep it visible.
-        padding_mask[:, 0] = 1
+        # bool, as keras-hub's packer; a sequence that is only padding still has its [CLS].
+        padding_mask = token_ids != self.tokenizer.pad_token_id
+        padding_mask[:, 0] = True
         return {"token_ids": token_ids, "segment_ids": segment_ids,
                 "padding_mask": padding_mask}
 

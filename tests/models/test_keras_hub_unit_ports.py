@@ -16,9 +16,8 @@ the installed 0.32 wheel, on its sentencepiece path (no TensorFlow), still drops
 tokens, so that expectation is checked as written, not against the peer.
 
 Known, deliberate differences from keras-hub (not ported): `backbone.token_embedding` is
-the (vocabulary, embedding_dim) table here, a `ReversibleEmbedding` layer there;
-`padding_mask` is int32 here, bool there (values compared); the quantization check and the
-`tf.data` legs of the harness are not run (no TensorFlow).
+the (vocabulary, embedding_dim) table here, a `ReversibleEmbedding` layer there; the
+quantization check and the `tf.data` legs of the harness are not run (no TensorFlow).
 """
 
 import io
@@ -79,6 +78,14 @@ def as_numpy(structure):
     return keras.tree.map_structure(np.asarray, structure)
 
 
+def assert_identical(ours, theirs):
+    """Same structure, same values and same dtypes."""
+    def same(a, b):
+        assert a.dtype == b.dtype, (a.dtype, b.dtype)
+        np.testing.assert_array_equal(a, b)
+    keras.tree.map_structure(same, as_numpy(ours), as_numpy(theirs))
+
+
 # -- albert_tokenizer_test.py ---------------------------------------------------------
 INPUT = ["the quick brown fox", "the earth is round"]
 
@@ -129,9 +136,9 @@ def test_tokenizer_sequence_length_pads_and_truncates_like_keras_hub(proto, ids,
     theirs = keras_hub.models.AlbertTokenizer(proto=proto, sequence_length=5)
     got = ours(texts)
     assert got.shape == (3, 5) and got.dtype == np.int32
-    np.testing.assert_array_equal(got, np.asarray(theirs(texts)))
+    assert_identical(got, theirs(texts))
     np.testing.assert_array_equal(got[2], ids("the quick") + [0, 0, 0])
-    np.testing.assert_array_equal(ours("the quick"), np.asarray(theirs("the quick")))
+    assert_identical(ours("the quick"), theirs("the quick"))
 
 
 # -- albert_masked_lm_preprocessor_test.py --------------------------------------------
@@ -152,9 +159,7 @@ def test_preprocessor_basics(proto, ids, keras_hub):
     np.testing.assert_array_equal(sample_weight, [[1.0, 1.0, 1.0, 1.0]])
     theirs = keras_hub.models.AlbertMaskedLMPreprocessor(
         keras_hub.models.AlbertTokenizer(proto=proto), **MASK_ALL)
-    keras.tree.map_structure(np.testing.assert_array_equal,
-                             as_numpy((x, y, sample_weight)),
-                             as_numpy(theirs(["the quick brown fox"])))
+    assert_identical((x, y, sample_weight), theirs(["the quick brown fox"]))
     # The harness changes sequence_length on a built preprocessor.
     preprocessor.sequence_length = 17
     assert preprocessor(["the quick brown fox"])[0]["token_ids"].shape == (1, 17)
@@ -174,9 +179,7 @@ def test_no_masking_zero_rate(proto, ids, keras_hub):
     np.testing.assert_array_equal(sample_weight, [[0.0, 0.0, 0.0, 0.0]])
     theirs = keras_hub.models.AlbertMaskedLMPreprocessor(
         keras_hub.models.AlbertTokenizer(proto=proto), **kwargs)
-    keras.tree.map_structure(np.testing.assert_array_equal,
-                             as_numpy((x, y, sample_weight)),
-                             as_numpy(theirs(["the quick brown fox"])))
+    assert_identical((x, y, sample_weight), theirs(["the quick brown fox"]))
 
 
 # -- albert_masked_lm_test.py ---------------------------------------------------------
@@ -224,8 +227,7 @@ def test_masked_lm_basics(proto, keras_hub):
         keras_hub.models.AlbertTokenizer(proto=proto, sequence_length=5),
         mask_selection_rate=1.0, mask_token_rate=1.0, random_token_rate=0.0,
         mask_selection_length=5, sequence_length=5)
-    keras.tree.map_structure(np.testing.assert_array_equal, as_numpy(preprocessor(TRAIN)),
-                             as_numpy(theirs(TRAIN)))
+    assert_identical(preprocessor(TRAIN), theirs(TRAIN))
 
 
 def test_masked_lm_saved_model(proto, tmp_path):
