@@ -15,7 +15,7 @@ from albert_demo.ui.errors import user_errors
 
 COLUMNS = ["id", "created (UTC)", "preset", "text", "[MASK] #", "best guess", "verdict",
            "right word", "tag", "note"]
-SCORE_COLUMNS = ["preset", "masks", "skipped", "top-1", "top-5", "why skipped"]
+SCORE_COLUMNS = ["preset", "masks", "skipped", "top-1", "top-5", "which rows were scored"]
 VERDICTS = [("Right", "right"), ("Wrong", "wrong"), ("No verdict", "none")]
 EDITABLE = ("verdict", "correct_token", "tag", "note")
 PICK_A_ROW = "Click a row in the table, or type its id and press Enter, to edit it here."
@@ -76,8 +76,8 @@ def build_annotations_tab(context):
         until = gr.Textbox(label="Until, exclusive (YYYY-MM-DD)")
         search = gr.Button("Search", variant="primary", elem_id="search-annotations")
     table = gr.Dataframe(headers=COLUMNS, interactive=False, wrap=True,
-                         column_widths=["4%", "12%", "16%", "24%", "6%", "7%", "7%", "8%",
-                                        "8%", "8%"],
+                         column_widths=["4%", "11%", "18%", "24%", "6%", "7%", "7%", "8%",
+                                        "7%", "8%"],
                          elem_id="annotations-table",
                          label="Your annotations (click a row to edit it)")
     filters = [query, preset, tag, verdict, since, until]
@@ -196,9 +196,8 @@ def build_annotations_tab(context):
     def run_evaluate(session_id, presets, progress=gr.Progress()):
         results = context.evaluation.evaluate(session_id, presets, progress=progress)
         rows = [[r["preset"], r["items"], r["skipped"], round(r["top1"], 4),
-                 round(r["top5"], 4), r["why"]] for r in results]
-        return gr.Dataframe(rows, label=f"Scores: {summary(results[0])}"), \
-            accuracy_chart(results)
+                 round(r["top5"], 4), summary(r)] for r in results]
+        return rows, accuracy_chart(results)
 
     session = context.session
     refresh = dict(fn=run_search, inputs=[session] + filters, outputs=[table, preset, tag])

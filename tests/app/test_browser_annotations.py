@@ -6,6 +6,7 @@ says why rows were skipped. The tests run in order on one page (one browser sess
 Retakes docs/screenshots/annotations.png.
 """
 
+import json
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,11 @@ def page(app_server):
         browser.close()
 
 
+ROW_CELLS = """(t) => [...document.querySelectorAll('#annotations-table [role=row]')]
+    .map(r => [...r.querySelectorAll('[role=gridcell]')].map(c => c.innerText.trim()))
+    .find(cells => cells.some(c => c.includes(t)))"""
+
+
 def table_has(page, text):
     page.wait_for_function(
         "(t) => document.querySelector('#annotations-table').innerText.includes(t)", arg=text)
@@ -47,10 +53,19 @@ def table_has(page, text):
 
 def table_row(page, text):
     """The table's cells of the first row containing `text`, as the browser shows them."""
-    return page.evaluate(
-        """(t) => [...document.querySelectorAll('#annotations-table [role=row]')]
-              .map(r => [...r.querySelectorAll('[role=gridcell]')].map(c => c.innerText.trim()))
-              .find(cells => cells.some(c => c.includes(t)))""", text)
+    return page.evaluate(ROW_CELLS, text)
+
+
+def row_shows(page, text, verdict_to_note):
+    """Wait until the row containing `text` shows these verdict, right word, tag, note (the
+    table refreshes just after the edit's message)."""
+    try:
+        page.wait_for_function(
+            f"([t, want]) => JSON.stringify(({ROW_CELLS})(t)?.slice(6, 10)) === want",
+            arg=[text, json.dumps(verdict_to_note, separators=(",", ":"))], timeout=20_000)
+    except Exception:
+        assert table_row(page, text)[6:10] == verdict_to_note  # says what it shows instead
+        raise
 
 
 def cell(page, text):
@@ -82,8 +97,7 @@ def test_a_save_on_the_predict_tab_shows_in_the_table_without_search(page):
     page.get_by_text("Saved annotation #").wait_for()
 
     page.get_by_role("tab", name="Annotations").click()  # no Search pressed
-    table_has(page, "first note")
-    assert table_row(page, "first note")[6:10] == ["wrong", "paris", "geo", "first note"]
+    row_shows(page, "first note", ["wrong", "paris", "geo", "first note"])
 
 
 def test_a_clicked_row_loads_and_update_changes_only_the_edited_field(page):
@@ -98,8 +112,7 @@ def test_a_clicked_row_loads_and_update_changes_only_the_edited_field(page):
     field(page, "edit-note").fill("edited note")
     page.locator("#update-annotation").click()
     page.locator("#edit-result").get_by_text(f"Updated row {row_id}: note.").wait_for()
-    table_has(page, "edited note")
-    assert table_row(page, "edited note")[6:10] == ["wrong", "paris", "geo", "edited note"]
+    row_shows(page, "edited note", ["wrong", "paris", "geo", "edited note"])
 
 
 def test_a_row_id_that_is_not_whole_is_refused_not_rounded(page):
@@ -134,15 +147,15 @@ def test_clearing_a_field_and_evaluate_says_why_rows_were_skipped(page):
     field(page, "edit-correct").fill("")
     page.locator("#update-annotation").click()
     page.locator("#edit-result").get_by_text("right word.").wait_for()
-    table_has(page, "edited note")
-    assert table_row(page, "edited note")[6:10] == ["wrong", "", "geo", "edited note"]
+    row_shows(page, "edited note", ["wrong", "", "geo", "edited note"])
 
     page.locator("#evaluate").click()
     page.wait_for_function("() => document.querySelector('#accuracy-chart')"
                            ".innerText.includes('Accuracy on 3 annotated')")
     scores = page.locator("#evaluate-scores")
-    scores.get_by_text("3 masks from 4 rows: 1 row has no right word (marked wrong "
-                       "without a correction)").first.wait_for()
+    scores.locator("[role=gridcell]").filter(has_text=(
+        "3 masks from 4 rows: 1 row has no right word (marked wrong without a "
+        "correction)")).wait_for()
     page.evaluate("document.querySelector('#annotations-table .virtual-table-viewport')"
                   ".scrollLeft = 0")
     SHOTS.mkdir(parents=True, exist_ok=True)
