@@ -141,14 +141,20 @@ def test_template_download_and_simple_csv_import_refresh_the_table(page, tmp_pat
     assert table_row(page, "She poured a cup")[2] == EMBEDDED_PRESET
 
 
-def test_clearing_a_field_and_evaluate_says_why_rows_were_skipped(page):
-    cell(page, "edited note").click()
-    field_is(page, "edit-correct", "paris")
+def test_a_typed_id_loads_its_row_and_clearing_a_field_clears_only_it(page):
+    cell(page, "She poured a cup").click()
+    field_is(page, "edit-correct", "tea")
+    field(page, "edit-row-id").fill(table_row(page, "edited note")[0])
+    field(page, "edit-row-id").press("Enter")
+    field_is(page, "edit-note", "edited note")
+    assert field(page, "edit-correct").input_value() == "paris"
     field(page, "edit-correct").fill("")
     page.locator("#update-annotation").click()
     page.locator("#edit-result").get_by_text("right word.").wait_for()
     row_shows(page, "edited note", ["wrong", "", "geo", "edited note"])
 
+
+def test_evaluate_says_why_rows_were_skipped(page):
     page.locator("#evaluate").click()
     page.wait_for_function("() => document.querySelector('#accuracy-chart')"
                            ".innerText.includes('Accuracy on 3 annotated')")
