@@ -13,9 +13,9 @@ then multiplies by a safety margin of 1.25. The copy counts are what the backwar
 keeps in theory; against peak RSS measured on this project's machine (a whole run in a fresh
 process, `python benchmarks/finetune_memory.py`, benchmarks/results/finetune-memory-cpu.json)
 the estimate before the margin is 0.90-1.09x the measured figure on the embedded preset
-(batch 8 x 64 up to 8 x 512: 0.78-2.55 GB) and 1.02-1.33x on a 2-layer hidden-32 model, so
+(batch 8 x 64 up to 8 x 512: 0.8-2.7 GB) and 1.02-1.33x on a 2-layer hidden-32 model, so
 with the margin it is above every measured run (1.13-1.66x). Batch 32 x 512 on the embedded
-preset: about 11.9 GB with the margin (9.5 GB without; 10.3 GB peak RSS was seen).
+preset: about 12.5 GB with the margin (10.0 GB without; 10.3 GB peak RSS was seen).
 
 Example:
 ```python
