@@ -188,8 +188,16 @@ class Progress(keras.callbacks.Callback):
         self.t0 = self.last = time.time()
         self.last_step = 0
 
+    def on_train_begin(self, logs=None):
+        # One device read per fit() call; per batch the step is counted here, so the
+        # host does not wait for every step to finish (keeps the accelerator's queue full).
+        self.step = int(self.model.optimizer.iterations.numpy())
+        if not self.last_step:
+            self.last_step, self.last = self.step, time.time()
+
     def on_train_batch_end(self, batch, logs=None):
-        step = int(self.model.optimizer.iterations.numpy())
+        self.step += 1
+        step = self.step
         if step % self.every:
             return
         now = time.time()
@@ -294,6 +302,9 @@ def main():
         model.optimizer.build(model.trainable_variables)
         model.load_weights(out / "ckpt.weights.h5")
         saved = json.loads((out / "state.json").read_text())
+        if saved.get("config", config) != config:
+            raise SystemExit(f"{out} holds a run of another configuration "
+                             f"({saved['config']}); use another --out")
         step = int(model.optimizer.iterations.numpy())
         if step != saved["step"]:
             raise SystemExit(f"checkpoint is at step {step}, state.json says {saved['step']}")
@@ -303,7 +314,8 @@ def main():
             f"phase {plan['phase']}")
 
     def state():
-        return {**plan, "elapsed": time.time() - started}
+        return {**plan, "elapsed": time.time() - started, "config": config,
+                "mask_mode": args.mask_mode}
 
     tokens_per_step = args.batch_size * args.sequence_length
     checkpoint = Checkpoint(out, args.checkpoint_every, state)
