@@ -2,18 +2,22 @@
 candidate scoring and attention maps, all from one compiled forward per request."""
 
 import re
+import threading
 import unicodedata
 
 import numpy as np
 
 from albert_demo.engine.activity import ServingActivity
-from albert_demo.engine.compiled import CompiledMaskedLM
+from albert_demo.engine.batcher import BusyBatcher
+from albert_demo.engine.compiled import CompiledMaskedLM, bucket
 from albert_demo.engine.errors import InputError, whole_number
 from albert_demo.engine.limits import Limits
 from albert_demo.masks import MASK, fill_masks
 from albert_demo.engine.salience import CompiledSalience, explain
 
 EXAMPLE = "The sky is [MASK]."
+# Requests served by one forward pass at most: batch buckets 1, 2 and 4 are warmed up.
+MAX_SERVING_BATCH = 4
 
 
 def softmax(logits):
@@ -66,10 +70,14 @@ class MaskPredictor:
         self.has_pretrained_head = getattr(masked_lm, "has_pretrained_head", True)
         # One fixed k for every request: ranking happens on the device, one program.
         self.rank_k = min(self.limits.max_top_k, self.tokenizer.vocabulary_size())
+        self._batchers, self._batchers_lock = {}, threading.Lock()
 
     def warmup(self, lengths=(16, 32, 64), with_attention=(False, True)):
-        """Compile the programs requests will use (ranked top-k, with/without attention)."""
+        """Compile the programs requests will use (ranked top-k, with/without attention),
+        and the shared-batch programs for short texts, what people type."""
         self.compiled.warmup(lengths=lengths, with_attention=with_attention, top_k=self.rank_k)
+        self.compiled.warmup(lengths=[t for t in lengths if t <= 32], batches=(2, 4),
+                             with_attention=(False,), top_k=self.rank_k)
 
     # -- encoding -------------------------------------------------------------------
     def encode(self, text, require_mask=True):
@@ -123,8 +131,35 @@ class MaskPredictor:
 
     # -- public API -----------------------------------------------------------------
     def predict(self, text, top_k=5, with_attention=False):
-        """Independent top-k for every mask: the /predict JSON (plus attention if asked)."""
-        return self.predict_batch([text], top_k, with_attention)[0]
+        """Independent top-k for every mask: the /predict JSON (plus attention if asked).
+
+        Without attention, requests that arrive together share one forward pass."""
+        if with_attention:
+            return self.predict_batch([text], top_k, with_attention)[0]
+        top_k = self._check_top_k(top_k)
+        text, ids, positions = self.encode(text)
+        probs, token_ids = self._batched(ids, positions)
+        return self._independent(text, positions, probs, token_ids, top_k)
+
+    def _batched(self, ids, positions):
+        """(probs, ids) ranked for one text, run with whatever else waits at its length."""
+        length = bucket(len(ids), self.compiled.sequence_buckets)
+        with self._batchers_lock:
+            batcher = self._batchers.get(length)
+            if batcher is None:
+                batcher = self._batchers[length] = BusyBatcher(self._ranked_rows,
+                                                               MAX_SERVING_BATCH)
+        return batcher((ids, positions))
+
+    def _ranked_rows(self, items):
+        probs, token_ids, _ = self._forward_ranked(items)
+        return [(probs[row], token_ids[row]) for row in range(len(items))]
+
+    def _independent(self, text, positions, probs, token_ids, top_k):
+        masks = [{"index": int(pos), "predictions": self._ranked_on_device(
+            probs[m], token_ids[m], top_k)} for m, pos in enumerate(positions)]
+        return {"masks": masks, "filled_text": fill_masks(
+            text, [m["predictions"][0]["token"] for m in masks]), "mode": "independent"}
 
     def predict_batch(self, texts, top_k=5, with_attention=False):
         top_k = self._check_top_k(top_k)
@@ -133,10 +168,7 @@ class MaskPredictor:
             [(ids, pos) for _, ids, pos in encoded], with_attention)
         results = []
         for row, (text, ids, positions) in enumerate(encoded):
-            masks = [{"index": int(pos), "predictions": self._ranked_on_device(
-                probs[row, m], token_ids[row, m], top_k)} for m, pos in enumerate(positions)]
-            result = {"masks": masks, "filled_text": fill_masks(
-                text, [m["predictions"][0]["token"] for m in masks]), "mode": "independent"}
+            result = self._independent(text, positions, probs[row], token_ids[row], top_k)
             if with_attention:
                 result["tokens"] = self.tokens(ids)
                 result["attention"] = attention[:, row, :, :len(ids), :len(ids)]

@@ -1,0 +1,67 @@
+"""Requests that arrive together share a forward pass and get exactly the answers they
+would get alone; a lone request runs at once."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from albert_demo.engine import ModelCache
+from albert_demo.engine.batcher import BusyBatcher
+from albert_demo.presets.registry import EMBEDDED_PRESET
+
+TEXTS = ["The sky is [MASK].", "I forgot my [MASK] at home.", "A [MASK] of tea.",
+         "She opened the [MASK] and walked into the [MASK] room.", "Dogs [MASK] loudly.",
+         "The [MASK] barked.", "We ate [MASK] for dinner.", "He plays the [MASK]."]
+
+
+def test_busy_batcher_batches_only_while_busy_and_keeps_order():
+    gate, seen = threading.Event(), []
+
+    def run(items):
+        seen.append(list(items))
+        if len(seen) == 1:
+            gate.wait(5)  # hold the first pass so the others queue up behind it
+        return [x * 10 for x in items]
+
+    batcher = BusyBatcher(run, max_batch=4)
+    assert batcher(1) == 10 and seen == [[1]]  # alone: runs at once, by itself
+    seen.clear()
+    with ThreadPoolExecutor(6) as pool:
+        first = pool.submit(batcher, 0)
+        while not seen:
+            pass
+        rest = [pool.submit(batcher, n) for n in range(1, 6)]
+        while len(batcher._queue) < 5:
+            pass
+        gate.set()
+        assert first.result() == 0 and [f.result() for f in rest] == [10, 20, 30, 40, 50]
+    assert seen[0] == [0] and sorted(sum(seen[1:], [])) == [1, 2, 3, 4, 5]
+    assert max(len(b) for b in seen) <= 4
+
+
+def test_errors_reach_every_request_of_the_batch():
+    def run(items):
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        BusyBatcher(run)(1)
+
+
+def test_concurrent_predictions_equal_lone_ones():
+    predictor = ModelCache().get(EMBEDDED_PRESET)
+    alone = [predictor.predict(text, 7) for text in TEXTS]
+    before = {n: (b.batches, b.requests) for n, b in predictor._batchers.items()}
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda t: predictor.predict(t, 7), TEXTS * 3))
+    for got, want in zip(together, alone * 3):
+        assert [m["index"] for m in got["masks"]] == [m["index"] for m in want["masks"]]
+        for g, w in zip(got["masks"], want["masks"]):
+            assert [p["token_id"] for p in g["predictions"]] == \
+                [p["token_id"] for p in w["predictions"]]
+            assert [p["score"] for p in g["predictions"]] == pytest.approx(
+                [p["score"] for p in w["predictions"]], rel=1e-4, abs=1e-6)
+        assert got["filled_text"] == want["filled_text"]
+    served = sum(b.requests - before.get(n, (0, 0))[1] for n, b in predictor._batchers.items())
+    passes = sum(b.batches - before.get(n, (0, 0))[0] for n, b in predictor._batchers.items())
+    assert served == len(TEXTS) * 3 and passes <= served
