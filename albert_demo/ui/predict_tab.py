@@ -325,8 +325,9 @@ def build_predict_tab(context, page=None):
         page.load(None, None, None, js=ENTER_PREDICTS_JS)
     for event in events:
         event.then(None, [text, shown_for], None, js=FRESH_JS)
-    for control in (text, preset, top_k, candidates):
+    for control in (text, preset, top_k, candidates, mode):
         control.input(None, js=STALE_JS)
+    examples.load_input_event.then(None, js=STALE_JS)  # grey at once; the run follows
     insert.click(None, [text], [text], js=INSERT_MASK_JS).then(None, js=STALE_JS)
     copy.click(None, [text, preset, top_k, mode], [link, copied], js=COPY_LINK_JS).then(
         lambda: gr.Textbox(visible=True), None, [link], queue=False,

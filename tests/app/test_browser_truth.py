@@ -68,6 +68,13 @@ def predicted(page, fragment):
            }""", arg=fragment)
 
 
+def start(page):
+    """The default sentence predicted by a click (the page also predicts it on opening;
+    the click keeps the other tests about their own subject)."""
+    page.locator("#predict-button").click()
+    predicted(page, "capital of France")
+
+
 def field(page, elem_id):
     """A text box by its elem_id (Gradio renders one line as <input> or <textarea>)."""
     return page.locator(f"#{elem_id} textarea, #{elem_id} input").first
@@ -137,7 +144,7 @@ def test_permalink_opens_predicted_without_a_click_cold_and_warm(open_page, app_
 
 def test_example_click_and_mode_change_predict_again(open_page):
     page = open_page()
-    predicted(page, "capital of France")
+    start(page)
     page.get_by_text("The [MASK] barked at the [MASK] all night.", exact=True).click()
     predicted(page, "all night")
     assert page.locator("#filled-text mark").count() == 2
@@ -161,7 +168,7 @@ def test_example_click_and_mode_change_predict_again(open_page):
 
 def test_a_refused_request_clears_the_old_results(open_page):
     page = open_page()
-    predicted(page, "capital of France")
+    start(page)
     text_box(page).fill("No placeholder in this one.")
     page.locator("#predict-button").click()
     notice(page).get_by_text("No [MASK] token found").wait_for()
@@ -192,19 +199,20 @@ def test_a_refused_request_clears_the_old_results(open_page):
 
 def test_annotate_form_resets_for_every_prediction(open_page, app_server):
     page = open_page()
-    predicted(page, "capital of France")
-    page.locator("#annotate-verdict").get_by_label("Wrong").check()
-    page.locator("#annotate-word input").fill("paris")
-    field(page, "annotate-tag").fill("geo-tag")
-    field(page, "annotate-note").fill("about France")
+    start(page)
+    form = page.locator("#annotate")
+    form.get_by_label("Wrong").check()
+    form.get_by_label("Right word (pick or type)").fill("paris")
+    form.get_by_label("Tag (optional)").fill("geo-tag")
+    form.get_by_label("Note (optional)").fill("about France")
 
     text_box(page).fill("She drank a cup of [MASK].")
     page.locator("#predict-button").click()
     predicted(page, "She drank a cup of")
-    assert page.locator("#annotate-verdict input:checked").count() == 0
-    assert page.locator("#annotate-word input").input_value() == ""
-    assert field(page, "annotate-tag").input_value() == ""
-    assert field(page, "annotate-note").input_value() == ""
+    assert form.locator("input[type=radio]:checked").count() == 0
+    assert form.get_by_label("Right word (pick or type)").input_value() == ""
+    assert form.get_by_label("Tag (optional)").input_value() == ""
+    assert form.get_by_label("Note (optional)").input_value() == ""
 
     # Saving at once stores nothing: a verdict (or "No verdict") must be chosen.
     page.locator("#save-annotation").click()
@@ -223,7 +231,7 @@ def test_annotate_form_resets_for_every_prediction(open_page, app_server):
 
 def test_attention_controls_fit_the_model(open_page):
     page = open_page()
-    predicted(page, "capital of France")
+    start(page)
     text_box(page).fill("The dog barked at the [MASK].")
     page.keyboard.press("Enter")  # Enter in the text box predicts
     predicted(page, "dog barked")
@@ -247,7 +255,7 @@ def test_attention_controls_fit_the_model(open_page):
 
 def test_copy_link_opens_the_same_state(open_page, app_server):
     page = open_page(permissions=("clipboard-read", "clipboard-write"))
-    predicted(page, "capital of France")
+    start(page)
     text = "Tea & [MASK], 100% sure? #yes\nsecond line"
     text_box(page).fill(text)
     page.locator("#top-k input").fill("7")
@@ -301,7 +309,7 @@ def test_hostile_link_opens_defaults_with_one_notice(open_page, query, reasons):
 
 def test_phone_width_type_predict_annotate(open_page, app_server):
     page = open_page(viewport=PHONE)
-    predicted(page, "capital of France")
+    start(page)
     text_box(page).fill("The [MASK] barked at the [MASK] all night.")
     page.locator("#predict-button").click()
     predicted(page, "all night")
@@ -323,8 +331,8 @@ def test_phone_width_type_predict_annotate(open_page, app_server):
 
 
 def test_keyboard_only_type_predict_annotate(open_page, app_server):
-    page = open_page()
-    predicted(page, "capital of France")
+    page = open_page()  # no mouse from here on
+    page.locator("#input-text textarea").wait_for()
 
     def tab_to(selector, limit):
         for presses in range(1, limit + 1):
