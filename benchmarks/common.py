@@ -153,7 +153,35 @@ def load_average():
         return None
 
 
+# Vector instruction sets that move these figures (AVX2 vs AVX-512 moved our ratio against
+# torch from 0.4 to 0.7), from the CPU's flags.
+ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
+# `BENCH_MAX_ISA=avx2` caps every peer at AVX2 on an AVX-512 machine (XLA for ours and
+# keras-hub, ATen and oneDNN for torch), to measure what an AVX2-only CPU would run.
+ISA_CAPS = {"avx2": {"XLA_FLAGS": "--xla_cpu_max_isa=AVX2", "ATEN_CPU_CAPABILITY": "avx2",
+                     "ONEDNN_MAX_CPU_ISA": "AVX2"}}
+
+
+def cpu_isa():
+    """The vector ISA extensions this CPU reports, e.g. ["avx2", "avx512f"]."""
+    try:
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("flags")).split(":", 1)[1].split()
+    except (OSError, StopIteration):
+        return []
+    return [f for f in ISA_FLAGS if f in flags]
+
+
+def isa_cap_env():
+    """The environment that caps every worker at BENCH_MAX_ISA (empty when not set)."""
+    cap = os.environ.get("BENCH_MAX_ISA", "").strip().lower()
+    if cap and cap not in ISA_CAPS:
+        raise SystemExit(f"BENCH_MAX_ISA={cap!r}: known caps are {', '.join(ISA_CAPS)}")
+    return dict(ISA_CAPS.get(cap, {}))
+
+
 def machine():
+    """CPU model, cores, vector ISA (and the cap in force) for every recorded figure."""
     model = platform.processor()
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
@@ -162,7 +190,12 @@ def machine():
                 model = line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version()}
+    isa = cpu_isa()
+    cap = os.environ.get("BENCH_MAX_ISA", "").strip().lower() or None
+    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
+            "isa": isa, "isa_cap": cap,
+            "isa_used": cap or ("avx512" if "avx512f" in isa else "avx2" if "avx2" in isa
+                                else "other")}
 
 
 def run_worker(script, worker, workdir, extra=(), env=None, timeout=900):
@@ -176,6 +209,7 @@ def run_worker(script, worker, workdir, extra=(), env=None, timeout=900):
     cmd = [sys.executable, str(script), "--worker", worker, "--workdir", str(workdir),
            *extra]
     child_env = dict(os.environ)
+    child_env.update(isa_cap_env())
     child_env.update(env or {})
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=child_env, stdout=subprocess.PIPE,

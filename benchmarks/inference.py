@@ -323,7 +323,8 @@ def main():
 def report(summary):
     res = summary["results"]
     m = summary["machine"]
-    print(f"\nmachine: {m['cpu']}, {m['cores']} cores; load average before "
+    print(f"\nmachine: {m['cpu']}, {m['cores']} cores, ISA {m['isa_used']} (CPU has "
+          f"{', '.join(m['isa'])}); load average before "
           f"{summary['load_average_before']}, after {summary['load_average_after']}")
     print(f"logit parity, max |diff| vs ours on {CHECK_SHAPE}: "
           + ", ".join(f"{k} {v:.2e}" for k, v in summary["parity_max_abs_diff_vs_ours"].items()))

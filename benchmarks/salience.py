@@ -27,15 +27,6 @@ METHODS = {"ig32": dict(method="integrated_gradients", steps=32),
            "gxi": dict(method="gradient_x_input")}
 
 
-def cpu_isa():
-    try:
-        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("flags")).split(":", 1)[1].split()
-    except (OSError, StopIteration):
-        return []
-    return [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16") if f in flags]
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -46,7 +37,7 @@ def main():
     from albert_demo.engine import MaskPredictor
     predictor = MaskPredictor(AlbertMaskedLM.from_preset(TINY), TINY)
     predictor.warmup(lengths=(16, 128), with_attention=(False,))
-    result = {"machine": {**common.machine(), "isa": cpu_isa()}, "preset": TINY,
+    result = {"machine": common.machine(), "preset": TINY,
               "load_average_before": common.load_average(), "figures": {}}
     figures = result["figures"]
     for name, text in TEXTS.items():
