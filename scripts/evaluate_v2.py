@@ -65,6 +65,40 @@ def heldout(model, texts, counts, sequence_length=128):
                              seed=0, special_ids=tok.special_token_ids)
 
 
+def heldout_by_piece(model, texts, sequence_length=128, batch_size=32):
+    """Top-1 on the same masks as `heldout`, split by the masked piece's kind: a piece that
+    starts a word ("▁door", ".", "7") or one that continues it ("work" in home+work). The
+    second kind is where whole-word / n-gram training differs most from v1's."""
+    import jax
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import mlm_masking
+    from albert_demo.evaluation import fixed_masks
+    from albert_demo.models.albert_masked_lm_preprocessor import AlbertMaskedLMPreprocessor
+    tok = model.preprocessor.tokenizer
+    pre = AlbertMaskedLMPreprocessor(tok, sequence_length=sequence_length,
+                                     mask_selection_length=sequence_length * 15 // 100 + 1)
+    x, y, w = fixed_masks(pre, texts, 0)
+    forward = jax.jit(lambda tv, ntv, batch: model.stateless_call(tv, ntv, batch)[0])
+    tv = [v.value for v in model.trainable_variables]
+    ntv = [v.value for v in model.non_trainable_variables]
+    starts = mlm_masking.word_start_table(tok)
+    hits = {"start": [0, 0], "continuation": [0, 0]}
+    for lo in range(0, len(y), batch_size):
+        hi = min(len(y), lo + batch_size)
+        batch = {k: v[lo:hi] for k, v in x.items()}
+        pad = batch_size - (hi - lo)
+        if pad:
+            batch = {k: np.concatenate([v, np.repeat(v[-1:], pad, 0)]) for k, v in
+                     batch.items()}
+        best = np.asarray(forward(tv, ntv, batch))[:hi - lo].argmax(-1)
+        gold, keep = y[lo:hi], w[lo:hi] > 0
+        for kind, sel in (("start", starts[gold]), ("continuation", ~starts[gold])):
+            m = keep & sel
+            hits[kind][0] += int((best[m] == gold[m]).sum())
+            hits[kind][1] += int(m.sum())
+    return {k: {"masks": n, "top1": c / max(n, 1)} for k, (c, n) in hits.items()}
+
+
 def probe(model, sentences, k=5):
     """Top-k pieces at the [MASK] of each sentence."""
     import keras
@@ -86,23 +120,31 @@ def probe(model, sentences, k=5):
     return out
 
 
-def latency(preset, repeats=30):
-    """Median seconds of one batch-1 prediction (a short sentence), after warm-up."""
+def latency(presets, repeats=30):
+    """Median seconds of one batch-1 prediction (a short sentence, tokenizing included)
+    for each preset, after warm-up. The presets take turns within each round, so a load
+    that changes over time (a shared machine) hits them alike."""
     import keras
-    model = load(preset)
-    tok = model.preprocessor.tokenizer
+    models = [load(p) for p in presets]
     text = "She opened the [MASK] and walked in."
-    times = []
-    for i in range(repeats + 3):
+    times = [[] for _ in models]
+
+    def once(model):
+        tok = model.preprocessor.tokenizer
         t = time.perf_counter()
         ids = tok(text)
         x = model.preprocessor.__class__(tok, sequence_length=len(ids) + 2).pack([(ids,)])
         pos = np.flatnonzero(x["token_ids"][0] == tok.mask_token_id)[:1]
         x["mask_positions"] = pos[None, :].astype("int32")
         keras.ops.convert_to_numpy(model(x, training=False))
-        if i >= 3:
-            times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        return time.perf_counter() - t
+
+    for i in range(repeats + 3):
+        for j, model in enumerate(models):
+            elapsed = once(model)
+            if i >= 3:
+                times[j].append(elapsed)
+    return [statistics.median(t) for t in times]
 
 
 def weights_mb(preset):
@@ -118,20 +160,31 @@ def main():
     p.add_argument("--eval-paragraphs", type=int, default=2000)
     p.add_argument("--baseline-counts", default=str(V1 / "unigram_counts.npy"))
     p.add_argument("--heldout-sample", default=str(V1 / "heldout_sample.txt"))
+    p.add_argument("--sample-paragraphs", type=int, default=0,
+                   help="score only the first N of heldout_sample.txt (0: all)")
     p.add_argument("--latency", action="store_true",
                    help="also time batch-1 prediction of both models on the CPU")
     p.add_argument("--latency-only", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--latency-repeats", type=int, default=30)
+    p.add_argument("--by-piece-only", action="store_true",
+                   help="only print --model's held-out top-1 by kind of masked piece")
     p.add_argument("--out", default=None, help="write the JSON here")
     args = p.parse_args()
 
     if args.latency_only:  # child process: JAX on the CPU only
-        print(json.dumps({"model": latency(args.model), "reference": latency(args.reference)}))
+        model, reference = latency([args.model, args.reference], args.latency_repeats)
+        print(json.dumps({"model": model, "reference": reference}))
+        return
+    if args.by_piece_only:  # one model, held-out top-1 by kind of masked piece
+        valid = [l.strip() for l in open(args.valid, encoding="utf-8") if l.strip()]
+        print(json.dumps(heldout_by_piece(load(args.model), valid[:args.eval_paragraphs])))
         return
 
     counts = np.load(args.baseline_counts)
     valid = [l.strip() for l in open(args.valid, encoding="utf-8") if l.strip()]
     valid = valid[:args.eval_paragraphs]
     sample = [l.strip() for l in open(args.heldout_sample, encoding="utf-8") if l.strip()]
+    sample = sample[:args.sample_paragraphs or None]
     result = {"eval_paragraphs": len(valid), "sequence_length": 128, "mask_seed": 0}
     for name, preset in (("model", args.model), ("reference", args.reference)):
         t = time.time()
@@ -145,17 +198,21 @@ def main():
                 "num_heads", "intermediate_dim", "embedding_dim")},
             "heldout": heldout(model, valid, counts),
             "heldout_sample": heldout(model, sample, counts),
+            "heldout_by_piece": heldout_by_piece(model, valid),
             "probes": probe(model, PROBES),
         }
-        h = result[name]["heldout"]
+        h, b = result[name]["heldout"], result[name]["heldout_by_piece"]
         log(f"{name}: held-out top-1 {h['top1']:.4f} top-5 {h['top5']:.4f} loss "
             f"{h['loss']:.3f} ({h['masks']} masks; unigram {h['baseline_top1']:.4f} / "
-            f"{h['baseline_top5']:.4f} / {h['baseline_loss']:.3f}) in {time.time() - t:.0f}s")
+            f"{h['baseline_top5']:.4f} / {h['baseline_loss']:.3f}); top-1 on word-start "
+            f"pieces {b['start']['top1']:.4f}, on continuation pieces "
+            f"{b['continuation']['top1']:.4f} ({b['continuation']['masks']} masks) "
+            f"in {time.time() - t:.0f}s")
         del model
     if args.latency:
         env = dict(os.environ, JAX_PLATFORMS="cpu")
         cmd = [sys.executable, __file__, "--latency-only", "--model", args.model,
-               "--reference", args.reference]
+               "--reference", args.reference, "--latency-repeats", str(args.latency_repeats)]
         run = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if run.returncode == 0:
             lat = json.loads(run.stdout.strip().splitlines()[-1])
