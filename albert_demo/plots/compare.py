@@ -11,6 +11,12 @@ from plotly.subplots import make_subplots
 UP = "#1f62a8"      # ranked higher than in the reference: blue
 DOWN = "#c4530a"    # lower: orange
 SAME = "#8a8a8a"
+PAIRS = ("#4c4c9d", "#2a9d8f", "#b5838d")  # one colour per pair of presets, in both panels
+
+
+def short(name, width=36):
+    """A preset name for a title or legend: long paths keep their end."""
+    return name if len(name) <= width else "…" + name[-(width - 1):]
 
 
 def _change(row):
@@ -28,7 +34,7 @@ def _change(row):
 
 def compare_columns(result):
     presets, masks = result["presets"], result["masks"]
-    titles = [f"[MASK] {m['ordinal'] + 1}: {name}" for m in masks for name in presets]
+    titles = [f"[MASK] {m['ordinal'] + 1}: {short(name)}" for m in masks for name in presets]
     fig = make_subplots(rows=len(masks), cols=len(presets), subplot_titles=titles,
                         horizontal_spacing=0.12,
                         vertical_spacing=min(0.3 / max(len(masks), 1), 0.1))
@@ -48,7 +54,7 @@ def compare_columns(result):
             fig.update_xaxes(tickformat=".0%", rangemode="tozero", row=r, col=c)
     k = result["top_k"]
     fig.update_layout(
-        title=f"Top-{k} per preset (▲/▼: rank change against {result['reference']})",
+        title=f"Top-{k} per preset (▲/▼: rank change against {short(result['reference'])})",
         height=max(300, len(masks) * (70 + 24 * k)), margin=dict(l=10, r=10, t=70, b=20))
     return fig
 
@@ -62,13 +68,15 @@ def divergence_chart(result):
         [f"top-{result['top_k']} overlap", "Jensen-Shannon divergence (nats, max ln 2)"]
         if with_js else [f"top-{result['top_k']} overlap"]))
     for n, pair in enumerate(masks[0]["pairs"]):
-        name = f"{pair['a']} vs {pair['b']}"
+        name = f"{short(pair['a'])} vs {short(pair['b'])}"
+        colour = PAIRS[n % len(PAIRS)]
         fig.add_trace(go.Bar(x=labels, y=[m["pairs"][n]["overlap_at_k"] for m in masks],
-                             name=name, legendgroup=name, offsetgroup=n), row=1, col=1)
+                             name=name, legendgroup=name, offsetgroup=n,
+                             marker_color=colour), row=1, col=1)
         if with_js:
             fig.add_trace(go.Bar(x=labels, y=[m["pairs"][n]["js"] for m in masks],
                                  name=name, legendgroup=name, offsetgroup=n,
-                                 showlegend=False), row=1, col=2)
+                                 marker_color=colour, showlegend=False), row=1, col=2)
     fig.update_yaxes(range=[0, 1], tickformat=".0%", row=1, col=1)
     title = "How much the presets agree"
     if not with_js:
@@ -83,7 +91,8 @@ def compare_table_html(result):
     """One table per mask, a column per preset; rank changes coloured and written out."""
     parts = []
     for mask in result["masks"]:
-        head = "".join(f"<th scope='col'>{html.escape(n)}</th>" for n in result["presets"])
+        head = "".join(f"<th scope='col' title='{html.escape(n)}'>{html.escape(short(n))}"
+                       "</th>" for n in result["presets"])
         body = []
         for rank in range(result["top_k"]):
             cells = []
@@ -99,7 +108,8 @@ def compare_table_html(result):
                              f"<span style='{style}'>{html.escape(mark)}</span></td>")
             body.append(f"<tr><th scope='row'>{rank + 1}</th>{''.join(cells)}</tr>")
         pairs = "; ".join(
-            f"{html.escape(p['a'])} vs {html.escape(p['b'])}: overlap {p['overlap_at_k']:.0%}"
+            f"{html.escape(short(p['a']))} vs {html.escape(short(p['b']))}: overlap "
+            f"{p['overlap_at_k']:.0%}"
             + (f", KL {p['kl_ab']:.3f}, JS {p['js']:.3f} nats" if p["js"] is not None
                else "") for p in mask["pairs"])
         parts.append(f"<table class='compare'><caption>[MASK] {mask['ordinal'] + 1} — "

@@ -44,7 +44,7 @@ def salience_bars(result, hide_special=True):
     sub = (f"log p = {result['target']['log_prob']:.3f}, baseline "
            f"{result['baseline_log_prob']:.3f}, attributions sum "
            f"{float(values.sum()):.3f} (completeness error "
-           f"{result['completeness_error']:.1%})")
+           f"{result['completeness_error']:.2%})")
     fig.update_layout(title=dict(text=f"Salience: {_describe(result)}<br><sup>{sub}</sup>"),
                       height=380, margin=dict(l=10, r=10, t=70, b=10), showlegend=False)
     return fig
@@ -79,6 +79,6 @@ def salience_html(result):
               f'<span style="background:{_shade(-1, 1)};color:#111;padding:1px 4px">'
               "orange: pushed away</span> (boxed: the [MASK] explained)")
     return (f'<div class="salience"><p style="font-size:0.9em;margin:0 0 6px">'
-            f"{html.escape(_describe(result).capitalize())}</p>"
+            f"{html.escape(_describe(result)[0].upper() + _describe(result)[1:])}</p>"
             f'<p style="font-size:1.15em;line-height:2">{"".join(spans)}</p>'
             f'<p style="font-size:0.85em">{legend}</p></div>')

@@ -22,7 +22,8 @@ def build_compare_tab(context):
     with gr.Row():
         text = gr.Textbox(EXAMPLE, label="Text with [MASK]", elem_id="compare-text", scale=3)
         presets = gr.Dropdown(preset_choices(), value=[EMBEDDED_PRESET], multiselect=True,
-                              max_choices=MAX_PRESETS, label="Presets",
+                              max_choices=MAX_PRESETS, allow_custom_value=True,
+                              label="Presets (pick, or type a name, path or hf://...)",
                               elem_id="compare-presets", scale=2)
         top_k = gr.Slider(1, 20, value=5, step=1, label="Top-k", elem_id="compare-top-k")
     run = gr.Button("Compare", variant="primary", elem_id="compare-run")

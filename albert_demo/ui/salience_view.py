@@ -29,7 +29,7 @@ def candidate_choices(found, ordinal):
 
 def build_salience_view(context, after_predict):
     explanations = context.explanations
-    with gr.Column(visible=False) as shown:
+    with gr.Column(visible=False, elem_id="salience-view") as shown:
         gr.Markdown("### Why this word? Token salience\nAttributions of the word's "
                     "log-probability to every input token, against a baseline in which "
                     "every word is `[MASK]`. Click a candidate to see what pushed *it*.")
