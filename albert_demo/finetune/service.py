@@ -16,6 +16,7 @@ service.cancel(session_id, keep=True) # stop, and publish what was trained so fa
 import functools
 import threading
 
+from albert_demo.callers import caller_id
 from albert_demo.finetune.checkpoints import checkpoint_step, latest_checkpoint
 from albert_demo.finetune.data import FinetuneDataError, preview, read_upload, split_passages
 from albert_demo.finetune.job import FinetuneJob
@@ -25,7 +26,6 @@ from albert_demo.finetune.probes import default_probes
 from albert_demo.finetune.registry import FinetunedRegistry
 from albert_demo.finetune.settings import FinetuneSettings
 
-API_SESSION = "api"  # gradio_client callers have no browser session
 ACTIVE = ("queued", "preparing", "evaluating", "training", "saving")
 
 
@@ -65,7 +65,7 @@ class FinetuneService:
             if self.store is None:
                 raise FinetuneDataError("Annotations are not enabled on this server.")
             from albert_demo.annotations import to_training_texts
-            rows = self.store.search(session_id=session_id or API_SESSION, limit=None)
+            rows = self.store.search(session_id=caller_id(session_id), limit=None)
             texts = to_training_texts(rows)
             if not texts:
                 raise FinetuneDataError("None of your annotations has a gold word for every "
@@ -80,14 +80,15 @@ class FinetuneService:
     def base_choices(self, session_id):
         from albert_demo.presets.registry import all_presets
         return (list(all_presets()) + self.extra_bases
-                + self.registry.names(session_id or API_SESSION))
+                + (self.registry.names(session_id) if caller_id(session_id, required=False)
+                   else []))
 
     def _base_folder(self, session_id, base_preset):
         if base_preset not in self.base_choices(session_id):
             raise FinetuneDataError(f"Unknown base preset {base_preset!r}; choose one from "
                                     "the list.")
         if base_preset.startswith("finetuned/"):
-            return str(self.registry.resolve(session_id or API_SESSION, base_preset).path)
+            return str(self.registry.resolve(caller_id(session_id), base_preset).path)
         from albert_demo.presets.resolve import resolve_preset
         return str(resolve_preset(base_preset)[0])
 
@@ -120,7 +121,7 @@ class FinetuneService:
 
     # -- jobs -------------------------------------------------------------------------
     def start(self, session_id, settings, path=None, column=None, use_annotations=False):
-        session_id = session_id or API_SESSION
+        session_id = caller_id(session_id)
         if settings.base_preset not in self.base_choices(session_id):
             raise FinetuneDataError(f"Unknown base preset {settings.base_preset!r}; choose "
                                     "one from the list.")
@@ -143,7 +144,7 @@ class FinetuneService:
     def interrupted(self, session_id):
         """This person's newest run that a restart cut short (its manifest still says
         "training" but no job of this process runs it), as a dict, or None."""
-        session_id = session_id or API_SESSION
+        session_id = caller_id(session_id)
         with self._lock:
             live = {job.id for job in self._jobs.values() if job.running}
         root = self.registry.runs_dir(session_id)
@@ -162,7 +163,7 @@ class FinetuneService:
 
     def resume(self, session_id):
         """Continue this person's interrupted run from its newest checkpoint."""
-        session_id = session_id or API_SESSION
+        session_id = caller_id(session_id)
         found = self.interrupted(session_id)
         if found is None:
             raise FinetuneDataError("There is no interrupted training of yours to resume.")
@@ -180,7 +181,7 @@ class FinetuneService:
 
     def job(self, session_id):
         with self._lock:
-            return self._jobs.get(session_id or API_SESSION)
+            return self._jobs.get(caller_id(session_id))
 
     def status(self, session_id):
         job = self.job(session_id)

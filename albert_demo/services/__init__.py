@@ -7,10 +7,8 @@ share one code path. Built once in `app.py` and handed to the tabs through `UICo
 """
 
 from albert_demo.services.annotations import AnnotationService
-from albert_demo.services.callers import caller_id
 from albert_demo.services.evaluation import EvaluationService
 from albert_demo.services.explanations import ExplanationService
 from albert_demo.services.predictions import PredictionService
 
-__all__ = ["AnnotationService", "EvaluationService", "ExplanationService", "PredictionService",
-           "caller_id"]
+__all__ = ["AnnotationService", "EvaluationService", "ExplanationService", "PredictionService"]

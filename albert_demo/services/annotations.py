@@ -17,7 +17,7 @@ from albert_demo import settings
 from albert_demo.annotations import AnnotationError
 from albert_demo.annotations.formats import ImportDefaults
 from albert_demo.engine.errors import InputError, text_or_none, whole_number
-from albert_demo.services.callers import caller_id
+from albert_demo.callers import caller_id
 
 EXPORT_FORMATS = ("csv", "jsonl", "hf-dataset")
 VERDICT_FILTERS = ("any", "right", "wrong", "none")

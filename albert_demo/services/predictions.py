@@ -8,7 +8,7 @@ from albert_demo import settings
 
 from albert_demo.engine.errors import InputError, text_or_none, whole_number
 from albert_demo.presets.registry import EMBEDDED_PRESET
-from albert_demo.services.callers import caller_id
+from albert_demo.callers import caller_id
 
 WARMUP_LENGTHS = (16, 32, 64, 128)
 FINETUNED_PREFIX = "finetuned/"

@@ -5,6 +5,8 @@ Called inside the caller's `with gr.Tab("Fine-tune"):` block with the `UIContext
 `finetune` (the `FinetuneService` app.py built) and `session` (the session id component).
 """
 
+from pathlib import Path
+
 import gradio as gr
 
 from albert_demo.finetune.data import FinetuneDataError, max_upload_bytes
@@ -14,6 +16,15 @@ from albert_demo.finetune.settings import FinetuneSettings
 from albert_demo.ui.errors import user_errors
 
 DEFAULTS = FinetuneSettings()
+
+
+def without_server_paths(state):
+    """A run's state for API callers: file names only, never where the server keeps them."""
+    zip_path = state.get("zip_path")
+    state = {k: v for k, v in state.items() if k not in ("preset_dir", "checkpoint", "run_dir",
+                                                          "zip_path")}
+    state["zip_file"] = Path(zip_path).name if zip_path else None
+    return state
 
 
 def build_finetune_tab(context):
@@ -133,15 +144,18 @@ def build_finetune_tab(context):
         state = service.resume(session_id)
         return (*view(state), gr.Timer(active=True))
 
+    @user_errors
     def finetune_status(session_id: str = "") -> dict:
         """Progress, loss history and (when finished) results of this session's run."""
-        return service.status(session_id)
+        return without_server_paths(service.status(session_id))
 
+    @user_errors
     def finetune_result(session_id: str = "") -> dict:
-        """The finished run: before/after metrics, probes, model name, zip path."""
-        state = service.status(session_id)
+        """The finished run: before/after metrics, probes, model name, the zip's name (the
+        zip itself is /finetune_start's and the page's download)."""
+        state = without_server_paths(service.status(session_id))
         return {k: state.get(k) for k in ("status", "model_name", "before", "after",
-                                           "probes", "zip_path", "step", "message")}
+                                           "probes", "zip_file", "step", "message")}
 
     def view(state):
         done = state.get("zip_path")

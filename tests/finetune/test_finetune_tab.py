@@ -164,5 +164,12 @@ def test_gradio_client_drives_a_whole_run(tiny_preset, tmp_path):
         result = client.predict("client", api_name="/finetune_result")
         assert result["status"] == "done" and result["model_name"] == "finetuned/via-api"
         assert result["after"]["loss"] < result["before"]["loss"]
+        # Replies name files, never the server's folders.
+        assert result["zip_file"].endswith(".zip") and "/" not in result["zip_file"]
+        status = client.predict("client", api_name="/finetune_status")
+        assert not any(isinstance(v, str) and str(tmp_path) in v for v in status.values())
+        for call, args in (("/finetune_status", ("",)),):
+            with pytest.raises(Exception, match="session_id"):  # no shared default owner
+                client.predict(*args, api_name=call)
     finally:
         demo.close()
