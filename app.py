@@ -93,7 +93,8 @@ def main(argv=None):
     finetune = None if problem else FinetuneService(data_dir, models=cache, store=store,
                                                     serving=activity)
     users, owners = read_users_file(args.users) if args.users else (None, frozenset())
-    campaigns = None if problem else CampaignService(store, cache, owners=owners)
+    campaigns = None if problem else CampaignService(
+        store, cache, owners=owners | config.campaign_owners)  # users file + env
     context = UIContext(predictions=predictions, annotations=annotations,
                         evaluation=EvaluationService(predictions, annotations),
                         data_dir=data_dir, finetune=finetune, campaigns=campaigns,

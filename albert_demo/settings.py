@@ -32,6 +32,11 @@ def _flag(environ, name, default):
     return default if value is None else value.strip().lower() in TRUE_WORDS
 
 
+def _names(value):
+    """"alice, bob" -> frozenset({"alice", "bob"}) (commas or spaces between names)."""
+    return frozenset(n for n in (value or "").replace(",", " ").split() if n)
+
+
 def _paths(value):
     return None if value is None else tuple(Path(p).resolve() for p in value.split(os.pathsep)
                                             if p)
@@ -66,8 +71,12 @@ class Settings:
     training_yield: float = 3.0
     # One run's estimated peak memory: a 16 GB Space shared with serving.
     finetune_memory_bytes: int = 4_000_000_000
+    # Campaigns: logins (Hugging Face usernames on a Space) that may create campaigns,
+    # beside the users file's ':owner' lines; nobody named: anyone may.
+    campaign_owners: frozenset = frozenset()
     # Serving.
     concurrency: int = 4                      # requests run at once per event
+    space_id: str | None = None               # set on a Hugging Face Space (SPACE_ID)
     public: bool = False
 
     @classmethod
@@ -104,7 +113,9 @@ class Settings:
             training_yield=_number(env, "ALBERT_DEMO_TRAINING_YIELD", d.training_yield, float),
             finetune_memory_bytes=_number(env, "ALBERT_DEMO_FINETUNE_MEMORY_BYTES",
                                           d.finetune_memory_bytes),
+            campaign_owners=_names(env.get("ALBERT_DEMO_CAMPAIGN_OWNERS")),
             concurrency=_number(env, "ALBERT_DEMO_CONCURRENCY", d.concurrency),
+            space_id=(env.get("SPACE_ID") or "").strip() or None,
         )
 
     def for_public(self):

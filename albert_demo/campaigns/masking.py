@@ -10,8 +10,8 @@ import random
 import re
 
 from albert_demo.campaigns.errors import CampaignError
+from albert_demo.masks import MASK
 
-MASK = "[MASK]"
 STRATEGIES = ("random", "words", "least_sure")
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 MAX_CANDIDATES = 40  # words scored per sentence by "least_sure"

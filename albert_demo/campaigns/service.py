@@ -23,15 +23,11 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
-import threading
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import delete, exists, func, insert, select, update
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from albert_demo.annotations.store import _storage_full
 from albert_demo.campaigns import agreement as agree
 from albert_demo.campaigns import masking, schema, sources
 from albert_demo.campaigns.errors import CampaignError, NotAllowed, NotFound, NotLeased
@@ -41,9 +37,8 @@ from albert_demo.campaigns.schema import items as I
 from albert_demo.campaigns.schema import judgments as J
 from albert_demo.campaigns.schema import leases as L
 from albert_demo.engine.errors import InputError, whole_number
-from albert_demo.masks import fill_masks
+from albert_demo.masks import MASK, fill_masks
 
-MASK = "[MASK]"
 DEFAULT_LEASE_SECONDS = 600
 MAX_WORD = 100
 MAX_NOTE = 2000
@@ -96,40 +91,26 @@ class CampaignService:
                  clock=utcnow, owners=frozenset()):
         """store: an `AnnotationStore` (its engine holds the tables); model_cache: anything
         with ``get(preset)`` returning a predictor (`predict_batch(texts, top_k)`); owners:
-        logins that may create campaigns (see `identity.from_request`)."""
+        logins (users-file names, Hugging Face usernames) that may create campaigns; none
+        named: anyone may (see `identity.from_request`)."""
         self.store = store
         self.owners = frozenset(owners)
         self.engine = store.engine
         self.cache = model_cache
         self.lease_seconds = int(lease_seconds)
         self.clock = clock
-        self._sqlite_writer = threading.Lock()  # queue this process's SQLite writers
         with self._write() as conn:
             schema.migrate(conn)
 
     # ------------------------------------------------------------ transactions
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """One write transaction: committed on normal exit, rolled back on any error."""
-        try:
-            if self.engine.dialect.name != "sqlite":
-                with self.engine.connect() as conn, conn.begin():
-                    yield conn
-                return
-            with self._sqlite_writer, self.engine.connect() as conn:
-                conn.execution_options(sqlite_begin="IMMEDIATE")  # take the write lock first
-                with conn.begin():
-                    yield conn
-        except Exception as error:
-            if _storage_full(error):
-                raise CampaignError("The server's disk is full: nothing was saved and earlier "
-                                    "answers are intact. Try again once space is freed.") from error
-            raise
+    # The annotation store's own transactions, on the same database: committed on normal
+    # exit, rolled back on any error; one SQLite writer at a time in this process (campaign
+    # and annotation writes queue on the one lock); a full disk said in one message.
+    def _write(self):
+        return self.store._write()
 
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+    def _read(self):
+        return self.store._read()
 
     # ------------------------------------------------------------ lookups
     def _campaign(self, conn, campaign_id) -> dict:

@@ -15,8 +15,8 @@ from albert_demo.annotations.formats import _decode, _read_source
 from albert_demo.annotations.training import gold_token
 from albert_demo.annotations.validation import AnnotationError
 from albert_demo.campaigns.errors import CampaignError
+from albert_demo.masks import MASK
 
-MASK = "[MASK]"
 MAX_ITEMS = 5000
 MAX_TEXT = 2000
 MAX_WORD = 100

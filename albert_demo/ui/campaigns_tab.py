@@ -1,22 +1,31 @@
 """Campaigns tab: the annotation queue (keyboard first), and the owner's create form,
 dashboard, review/adjudication and export; plus the /campaign_* API for programs.
 
-Who is annotating comes from the request (`identity.from_request`): the logged-in name, or
-the browser session marked unverified; never from a value the client sends.
+Who is annotating (`identity.from_request`): the name logged in with Gradio's `--users`,
+else the Hugging Face login on a Space (`gr.LoginButton`, `gr.OAuthProfile`), else this
+browser's anonymous session id (the page's `gr.BrowserState`; API callers send
+`session_id`), marked unverified. A name is never taken from a value the client sends.
 """
 
 import html
+import importlib.util
+import logging
 from pathlib import Path
 
 import gradio as gr
+import gradio.oauth
 
+from albert_demo import settings
 from albert_demo.campaigns import identity
 from albert_demo.campaigns.sources import MAX_MASKS
+from albert_demo.masks import MASK, fill_masks
 from albert_demo.plots import accuracy_chart
 from albert_demo.plots.campaigns import agreement_chart, annotator_chart, progress_chart
 from albert_demo.presets.registry import EMBEDDED_PRESET, all_presets
 from albert_demo.ui.errors import user_errors
 
+log = logging.getLogger("albert_demo.ui")
+Profile = gr.OAuthProfile | None  # Gradio fills it from its signed session; None: no login
 STRATEGIES = {"none (sentences have [MASK])": "", "random words": "random",
               "words from a list": "words", "words the model is least sure about": "least_sure"}
 REVIEW_COLUMNS = ["item", "text", "answers", "gold so far", "disagreement"]
@@ -52,17 +61,34 @@ KEYS_JS = """
 """
 
 
-def who(request, service):
-    return identity.from_request(request, service.owners)
+def who(service, request, session_id, profile):
+    """The annotator: the request's login (users file), its Hugging Face login, else the
+    caller's anonymous `session_id` (unverified)."""
+    return identity.from_request(request, session_id, profile, service.owners)
+
+
+def hf_login_available(space_id) -> bool:
+    """Whether "Sign in with Hugging Face" can work: on a Space whose README says
+    `hf_oauth: true` (the Hub then sets OAUTH_CLIENT_ID) with gradio[oauth] installed.
+    Elsewhere Gradio would sign everyone in as the machine's own HF token, or not start."""
+    if not space_id:
+        return False
+    missing = [m for m in ("authlib", "itsdangerous") if importlib.util.find_spec(m) is None]
+    if missing or not gradio.oauth.OAUTH_CLIENT_ID:
+        log.warning("No Hugging Face login on this Space (%s): annotators stay anonymous "
+                    "unless they log in with --users.",
+                    f"install gradio[oauth]: {', '.join(missing)} missing" if missing
+                    else "set hf_oauth: true in the README front matter")
+        return False
+    return True
 
 
 def sentence_html(text):
     """The sentence, escaped, each [MASK] numbered and highlighted."""
-    parts = html.escape(text).split("[MASK]")
-    out = [parts[0]]
-    for n, rest in enumerate(parts[1:], 1):
-        out += [f"<mark class='campaign-mask'>[MASK {n}]</mark>", rest]
-    return f"<div id='campaign-sentence' style='font-size:1.3em'>{''.join(out)}</div>"
+    text = html.escape(text)
+    marks = [f"<mark class='campaign-mask'>[MASK {n}]</mark>"
+             for n in range(1, text.count(MASK) + 1)]
+    return f"<div id='campaign-sentence' style='font-size:1.3em'>{fill_masks(text, marks)}</div>"
 
 
 def choices(item):
@@ -96,7 +122,10 @@ def build_campaigns_tab(context):
         campaign = gr.Dropdown([], label="Campaign", scale=3, elem_id="campaign-pick",
                                allow_custom_value=True)  # programs pass an id
         reload = gr.Button("↻ Refresh list", scale=0)
-    whoami = gr.Markdown(elem_id="campaign-whoami")
+    with gr.Row():
+        whoami = gr.Markdown(elem_id="campaign-whoami")
+        if hf_login_available(settings.current().space_id):
+            gr.LoginButton(elem_id="campaign-login", scale=0)
     current = gr.State(None)
     with gr.Column(elem_id="campaign-queue"):
         progress = gr.Markdown(elem_id="campaign-progress")
@@ -204,49 +233,58 @@ def build_campaigns_tab(context):
         return ([item, sentence_html(item["text"]), item["progress"]["text"],
                  item.get("guidelines") or "(no guidelines)", ""] + rows + boxes + words)
 
+    # Every handler: who is asking comes from the login (request / Hugging Face profile),
+    # else from this browser's session id (`context.session`), which survives a reload.
+    session = context.session
+
+    def me(request, session_id, profile):
+        return who(service, request, session_id, profile)
+
     @user_errors
-    def open_campaign(campaign_id, request: gr.Request):
+    def open_campaign(campaign_id, session_id, request: gr.Request, profile: Profile):
         if not campaign_id:
             raise gr.Error("Pick a campaign first.")
-        return show(service.next(who(request, service), campaign_id))
+        return show(service.next(me(request, session_id, profile), campaign_id))
 
     def answer(kind):
         @user_errors
-        def handler(values, request: gr.Request):
+        def handler(values, request: gr.Request, profile: Profile):
             """values: {component: value} for the current item, its boxes and note."""
             item = values[current]
             if not item or item.get("item_id") is None:
                 raise gr.Error("No item to answer: pick a campaign.")
-            me = who(request, service)
+            annotator = me(request, values[session], profile)
             cid, iid = item["campaign_id"], item["item_id"]
             if kind == "submit":
-                service.submit(me, cid, iid, [
+                service.submit(annotator, cid, iid, [
                     {"accepted": list(values[groups[m]] or []),
                      "typed": values[typed[m]] or None} for m in range(len(item["masks"]))])
             elif kind == "skip":
-                service.skip(me, cid, iid)
+                service.skip(annotator, cid, iid)
             else:
-                service.flag(me, cid, iid, values[note])
-            return show(service.next(me, cid))
+                service.flag(annotator, cid, iid, values[note])
+            return show(service.next(annotator, cid))
         return handler
 
     @user_errors
-    def take_back(item, campaign_id, request: gr.Request):
+    def take_back(item, campaign_id, session_id, request: gr.Request, profile: Profile):
         cid = (item or {}).get("campaign_id") or campaign_id
         if not cid:
             raise gr.Error("Pick a campaign first.")
-        return show(service.undo(who(request, service), cid))
+        return show(service.undo(me(request, session_id, profile), cid))
 
     @user_errors
-    def refresh(request: gr.Request):
-        me = who(request, service)
-        badge = f"You: **{me.name}**" + ("" if me.verified else " (not logged in: unverified)")
-        return gr.Dropdown(choices=campaign_choices(service, me)), badge
+    def refresh(session_id, request: gr.Request, profile: Profile):
+        annotator = me(request, session_id, profile)
+        badge = f"You: **{annotator.name}**" + (
+            "" if annotator.verified else " (not logged in: unverified)")
+        return gr.Dropdown(choices=campaign_choices(service, annotator)), badge
 
     @user_errors
     def run_create(session_id, name, kind, path, presets, top_k, overlap, lease, strategy,
-                   per_sentence, mask_words, instructions, request: gr.Request):
-        me = who(request, service)
+                   per_sentence, mask_words, instructions, request: gr.Request,
+                   profile: Profile):
+        annotator = me(request, session_id, profile)
         source = rows = None
         if kind == "file":
             if not path:
@@ -259,22 +297,23 @@ def build_campaigns_tab(context):
                 raise gr.Error("You have no annotations yet to build a campaign from.")
         masking = {"strategy": STRATEGIES.get(strategy, ""), "per_sentence": per_sentence,
                    "words": mask_words}
-        made = service.create(me, name, source=source, annotations=rows, presets=presets,
-                              top_k=top_k, overlap=overlap, guidelines=instructions,
-                              masking=masking, lease_seconds=int(lease) * 60)
-        return (gr.Dropdown(choices=campaign_choices(service, me), value=made["id"]),
+        made = service.create(annotator, name, source=source, annotations=rows,
+                              presets=presets, top_k=top_k, overlap=overlap,
+                              guidelines=instructions, masking=masking,
+                              lease_seconds=int(lease) * 60)
+        return (gr.Dropdown(choices=campaign_choices(service, annotator), value=made["id"]),
                 f"Created campaign #{made['id']} with {made['items']} items.")
 
     @user_errors
-    def run_dashboard(campaign_id, request: gr.Request):
-        data = service.dashboard(who(request, service), campaign_id)
+    def run_dashboard(campaign_id, session_id, request: gr.Request, profile: Profile):
+        data = service.dashboard(me(request, session_id, profile), campaign_id)
         return (progress_chart(data["timeline"], data["needed"]),
                 annotator_chart(data["per_annotator"]), agreement_chart(data["agreement"]),
                 data["agreement"])
 
     @user_errors
-    def run_review(campaign_id, request: gr.Request):
-        rows = service.review(who(request, service), campaign_id)
+    def run_review(campaign_id, session_id, request: gr.Request, profile: Profile):
+        rows = service.review(me(request, session_id, profile), campaign_id)
         return [[r["item_id"], r["text"],
                  "; ".join(f"{j['annotator']}: " + (" / ".join(
                      ",".join(a["accepted"] + ([a["typed"]] if a.get("typed") else []))
@@ -283,138 +322,159 @@ def build_campaigns_tab(context):
                  " | ".join(g or "?" for g in r["gold"]), r["disagreement"]] for r in rows]
 
     @user_errors
-    def run_settle(campaign_id, item_id, words, request: gr.Request):
-        result = service.adjudicate(who(request, service), campaign_id, item_id,
+    def run_settle(campaign_id, item_id, words, session_id, request: gr.Request,
+                   profile: Profile):
+        result = service.adjudicate(me(request, session_id, profile), campaign_id, item_id,
                                     [w.strip() or None for w in (words or "").split("|")])
         return f"Item #{result['item_id']}: gold {result['gold']}."
 
     @user_errors
-    def run_evaluate(campaign_id, names, request: gr.Request):
-        results = service.evaluate(who(request, service), campaign_id, names)
+    def run_evaluate(campaign_id, names, session_id, request: gr.Request, profile: Profile):
+        results = service.evaluate(me(request, session_id, profile), campaign_id, names)
         return ([[r["preset"], r["items"], round(r["top1"], 4), round(r["top5"], 4)]
                  for r in results], accuracy_chart(results))
 
     @user_errors
-    def run_gold_texts(campaign_id, request: gr.Request):
-        text = service.gold_texts(who(request, service), campaign_id)
+    def run_gold_texts(campaign_id, session_id, request: gr.Request, profile: Profile):
+        text = service.gold_texts(me(request, session_id, profile), campaign_id)
         exports.mkdir(parents=True, exist_ok=True)
         path = exports / f"campaign-{int(campaign_id)}-gold.txt"
         path.write_text(text, encoding="utf-8")
         return str(path)
 
     @user_errors
-    def run_export(campaign_id, request: gr.Request):
-        return service.export(who(request, service), campaign_id, exports)["zip"]
+    def run_export(campaign_id, session_id: str | None = None, request: gr.Request = None,
+                   profile: Profile = None):
+        """Owner: the dataset zip (session_id: for callers without a login, as elsewhere)."""
+        return service.export(me(request, session_id, profile), campaign_id, exports)["zip"]
 
     @user_errors
-    def run_push(campaign_id, repo_id, hf_token, is_private, request: gr.Request):
-        result = service.push_to_hub(who(request, service), campaign_id, repo_id, hf_token,
-                                     exports, private=is_private)
+    def run_push(campaign_id, repo_id, hf_token, is_private, session_id, request: gr.Request,
+                 profile: Profile):
+        result = service.push_to_hub(me(request, session_id, profile), campaign_id, repo_id,
+                                     hf_token, exports, private=is_private)
         return f"Pushed: {result['commit_url']}"
 
     private_api = dict(api_visibility="private")
-    campaign.change(open_campaign, [campaign], item_outputs, **private_api)
-    reload.click(refresh, None, [campaign, whoami], **private_api)
-    answer_inputs = {current, note, *groups, *typed}
+    campaign.change(open_campaign, [campaign, session], item_outputs, **private_api)
+    reload.click(refresh, [session], [campaign, whoami], **private_api)
+    answer_inputs = {current, note, session, *groups, *typed}
     for button, kind in ((submit, "submit"), (skip, "skip"), (flag, "flag")):
         button.click(answer(kind), answer_inputs, item_outputs, **private_api)
     for box in typed:  # Enter in a typed word submits
         box.submit(answer("submit"), answer_inputs, item_outputs, **private_api)
-    undo.click(take_back, [current, campaign], item_outputs, **private_api)
-    create.click(run_create, [context.session, name, source_kind, upload, presets, top_k,
+    undo.click(take_back, [current, campaign, session], item_outputs, **private_api)
+    create.click(run_create, [session, name, source_kind, upload, presets, top_k,
                               overlap, lease, strategy, per_sentence, mask_words,
                               instructions], [campaign, created], **private_api)
-    dashboard.click(run_dashboard, [campaign], [progress_plot, annotator_plot,
-                                                agreement_plot, figures], **private_api)
-    load_review.click(run_review, [campaign], [review], **private_api)
-    settle.click(run_settle, [campaign, review_item, gold], [settled], **private_api)
-    evaluate.click(run_evaluate, [campaign, eval_presets], [scores, score_chart],
+    dashboard.click(run_dashboard, [campaign, session], [progress_plot, annotator_plot,
+                                                         agreement_plot, figures],
+                    **private_api)
+    load_review.click(run_review, [campaign, session], [review], **private_api)
+    settle.click(run_settle, [campaign, review_item, gold, session], [settled], **private_api)
+    evaluate.click(run_evaluate, [campaign, eval_presets, session], [scores, score_chart],
                    **private_api)
-    gold_button.click(run_gold_texts, [campaign], [gold_file], **private_api)
-    export.click(run_export, [campaign], [exported], api_name="campaign_export_download")
-    push.click(run_push, [campaign, repo, token, private], [pushed], **private_api)
-    return dict(fn=refresh, inputs=None, outputs=[campaign, whoami], js=KEYS_JS)
+    gold_button.click(run_gold_texts, [campaign, session], [gold_file], **private_api)
+    export.click(run_export, [campaign, session], [exported],
+                 api_name="campaign_export_download")
+    push.click(run_push, [campaign, repo, token, private, session], [pushed], **private_api)
+    return dict(fn=refresh, inputs=[session], outputs=[campaign, whoami], js=KEYS_JS)
 
 
 def add_campaign_api(service, exports_dir):
     """The /campaign_* endpoints for programs (gradio_client). The annotator is the
-    request's login (or its session, unverified)."""
+    request's login, else its `session_id` (required then, unverified): any private string
+    the caller keeps, as for the other stateful endpoints."""
+
+    def me(request, session_id, profile):
+        return who(service, request, session_id, profile)
 
     @user_errors
-    def campaign_list(request: gr.Request) -> list:
+    def campaign_list(session_id: str = "", request: gr.Request = None,
+                      profile: Profile = None) -> list:
         """Every campaign with its settings and progress (yours and the campaign's)."""
-        return service.list(who(request, service))
+        return service.list(me(request, session_id, profile))
 
     @user_errors
     def campaign_create(name: str, sentences: str, fmt: str = "txt",
                         presets: list[str] | str = EMBEDDED_PRESET, top_k: int = 5,
                         overlap: int = 3, guidelines: str = "", mask_strategy: str = "",
                         masks_per_sentence: int = 1, mask_words: str = "",
-                        lease_seconds: int = 600, request: gr.Request = None) -> dict:
+                        lease_seconds: int = 600, session_id: str = "",
+                        request: gr.Request = None, profile: Profile = None) -> dict:
         """A campaign from the text of a file (fmt: txt, csv or jsonl). Sentences without
         [MASK] get masks from mask_strategy: random, words (mask_words) or least_sure."""
         if not isinstance(sentences, str):
             raise gr.Error("sentences must be the text of a .txt, .csv or .jsonl file.")
         return service.create(
-            who(request, service), name, source=sentences.encode("utf-8", "surrogatepass"),
-            fmt=fmt, presets=presets, top_k=top_k, overlap=overlap, guidelines=guidelines,
+            me(request, session_id, profile), name,
+            source=sentences.encode("utf-8", "surrogatepass"), fmt=fmt, presets=presets,
+            top_k=top_k, overlap=overlap, guidelines=guidelines,
             masking={"strategy": mask_strategy, "per_sentence": masks_per_sentence,
                      "words": mask_words}, lease_seconds=lease_seconds)
 
     @user_errors
-    def campaign_next(campaign_id: int, request: gr.Request) -> dict:
+    def campaign_next(campaign_id: int, session_id: str = "", request: gr.Request = None,
+                      profile: Profile = None) -> dict:
         """The item leased to you (renewed), else the next open one; item_id null when none."""
-        return service.next(who(request, service), campaign_id)
+        return service.next(me(request, session_id, profile), campaign_id)
 
     @user_errors
-    def campaign_submit(campaign_id: int, item_id: int, answers: list,
-                        request: gr.Request) -> dict:
+    def campaign_submit(campaign_id: int, item_id: int, answers: list, session_id: str = "",
+                        request: gr.Request = None, profile: Profile = None) -> dict:
         """answers: per [MASK] {"accepted": [candidate words], "typed": word or null}."""
-        return service.submit(who(request, service), campaign_id, item_id, answers)
+        return service.submit(me(request, session_id, profile), campaign_id, item_id, answers)
 
     @user_errors
-    def campaign_skip(campaign_id: int, item_id: int, request: gr.Request) -> dict:
+    def campaign_skip(campaign_id: int, item_id: int, session_id: str = "",
+                      request: gr.Request = None, profile: Profile = None) -> dict:
         """Pass on a leased item (it will not come back to you; undo brings it back)."""
-        return service.skip(who(request, service), campaign_id, item_id)
+        return service.skip(me(request, session_id, profile), campaign_id, item_id)
 
     @user_errors
-    def campaign_flag(campaign_id: int, item_id: int, note: str = "",
-                      request: gr.Request = None) -> dict:
+    def campaign_flag(campaign_id: int, item_id: int, note: str = "", session_id: str = "",
+                      request: gr.Request = None, profile: Profile = None) -> dict:
         """Pass on a leased item and tell the owner why."""
-        return service.flag(who(request, service), campaign_id, item_id, note)
+        return service.flag(me(request, session_id, profile), campaign_id, item_id, note)
 
     @user_errors
-    def campaign_undo(campaign_id: int, request: gr.Request) -> dict:
+    def campaign_undo(campaign_id: int, session_id: str = "", request: gr.Request = None,
+                      profile: Profile = None) -> dict:
         """Take back your latest answer; its item is leased to you again ("previous")."""
-        return service.undo(who(request, service), campaign_id)
+        return service.undo(me(request, session_id, profile), campaign_id)
 
     @user_errors
-    def campaign_agreement(campaign_id: int, request: gr.Request) -> dict:
+    def campaign_agreement(campaign_id: int, session_id: str = "",
+                           request: gr.Request = None, profile: Profile = None) -> dict:
         """Owner: percent agreement, Krippendorff's alpha, per annotator, model accuracy."""
-        return service.agreement(who(request, service), campaign_id)
+        return service.agreement(me(request, session_id, profile), campaign_id)
 
     @user_errors
-    def campaign_review(campaign_id: int, limit: int = 50, request: gr.Request = None) -> list:
+    def campaign_review(campaign_id: int, limit: int = 50, session_id: str = "",
+                        request: gr.Request = None, profile: Profile = None) -> list:
         """Owner: items with disagreement, no majority, or a flag; unsettled first."""
-        return service.review(who(request, service), campaign_id, limit)
+        return service.review(me(request, session_id, profile), campaign_id, limit)
 
     @user_errors
-    def campaign_adjudicate(campaign_id: int, item_id: int, gold: list,
-                            request: gr.Request = None) -> dict:
+    def campaign_adjudicate(campaign_id: int, item_id: int, gold: list, session_id: str = "",
+                            request: gr.Request = None, profile: Profile = None) -> dict:
         """Owner: the gold word per [MASK] (null leaves that mask to the majority)."""
-        return service.adjudicate(who(request, service), campaign_id, item_id, gold)
+        return service.adjudicate(me(request, session_id, profile), campaign_id, item_id,
+                                  gold)
 
     @user_errors
     def campaign_evaluate(campaign_id: int, presets: list[str] | None = None,
-                          request: gr.Request = None) -> list:
+                          session_id: str = "", request: gr.Request = None,
+                          profile: Profile = None) -> list:
         """Owner: top-1 / top-5 of presets (default: the campaign's) on the gold so far."""
-        return service.evaluate(who(request, service), campaign_id, presets)
+        return service.evaluate(me(request, session_id, profile), campaign_id, presets)
 
     @user_errors
-    def campaign_export(campaign_id: int, request: gr.Request) -> dict:
+    def campaign_export(campaign_id: int, session_id: str = "", request: gr.Request = None,
+                        profile: Profile = None) -> dict:
         """Owner: write the datasets folder + zip on the server; the summary and paths.
         (/campaign_export_download returns the zip itself.)"""
-        return service.export(who(request, service), campaign_id, exports_dir)
+        return service.export(me(request, session_id, profile), campaign_id, exports_dir)
 
     for fn in (campaign_list, campaign_next, campaign_submit, campaign_skip, campaign_flag,
                campaign_undo, campaign_adjudicate):

@@ -1,4 +1,4 @@
-"""Campaign tests run on SQLite and a real PostgreSQL (the annotation tests' fixtures), with
+"""Campaign tests run on SQLite and a real PostgreSQL (`tests.harness.postgres`), with
 a stand-in model whose candidates are fixed per sentence, so answers are predictable."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 from albert_demo.annotations import AnnotationStore
 from albert_demo.campaigns import Annotator, CampaignService
 from albert_demo.engine.errors import InputError
-from tests.annotations.conftest import db_url, light_import_prelude, postgres_url  # noqa: F401
+from tests.harness.postgres import db_url, postgres_url  # noqa: F401
 
 COLOURS = ["blue", "grey", "red", "green", "white", "black", "brown", "pink"]
 # Candidates per sentence (and per preset: "other" reverses them).

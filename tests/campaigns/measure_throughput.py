@@ -15,7 +15,7 @@ from pathlib import Path
 
 from albert_demo.annotations import AnnotationStore
 from albert_demo.campaigns import CampaignService
-from tests.annotations.conftest import _pg_bindir, _TempCluster
+from tests.harness.postgres import TempCluster, pg_bindir
 from tests.campaigns.conftest import OWNER, FakeCache, people
 from tests.campaigns.test_campaign_concurrency import annotate_until_done, check_exactly
 
@@ -52,8 +52,8 @@ def main():
         cluster = None
         if args.postgres_url:
             urls.append(("postgresql", args.postgres_url))
-        elif _pg_bindir():
-            cluster = _TempCluster(_pg_bindir())
+        elif pg_bindir():
+            cluster = TempCluster(pg_bindir())
             urls.append(("postgresql", cluster.start()))
         try:
             for name, url in urls:

@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 
 from albert_demo.campaigns import CampaignError, NotAllowed, NotFound, NotLeased
 from albert_demo.campaigns import schema
-from albert_demo.campaigns.identity import Annotator
 from albert_demo.engine.errors import InputError
 from tests.campaigns.conftest import OWNER, people
 
@@ -186,23 +185,6 @@ def test_from_annotations(service):
                               mask_index=3, predictions=[])]
     c = service.create(OWNER, "From my notes", annotations=rows, presets=["fake"], overlap=1)
     assert c["items"] == 2 and c["source"]["kind"] == "annotations"
-
-
-def test_identity():
-    from types import SimpleNamespace
-
-    from albert_demo.campaigns import identity
-
-    alice = identity.from_request(SimpleNamespace(username="alice", session_hash="x"),
-                                  owners={"alice"})
-    assert (alice.id, alice.verified, alice.may_create) == ("user:alice", True, True)
-    bob = identity.from_request(SimpleNamespace(username="bob", session_hash="x"))
-    assert not bob.may_create
-    anon = identity.from_request(SimpleNamespace(username=None, session_hash="abc123"))
-    assert (anon.id, anon.verified) == ("anon:abc123", False)
-    assert isinstance(anon, Annotator)
-    with pytest.raises(CampaignError):
-        identity.from_request(SimpleNamespace(username=None, session_hash=None))
 
 
 def test_undo_a_skip_after_others_filled_the_item(service):
