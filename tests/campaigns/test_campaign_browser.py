@@ -110,3 +110,53 @@ def test_five_items_with_the_keyboard_only(app):
         page.wait_for_selector("#campaign-progress-plot .plot-container")
         page.screenshot(path=str(SHOTS / "campaign-dashboard.png"), full_page=True)
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def open_app(tmp_path_factory):
+    """No users file: annotators are anonymous browser sessions."""
+    folder = tmp_path_factory.mktemp("campaign_open")
+    launched = LaunchedApp(folder / "data", folder / "app.log",
+                           env={"ALBERT_DEMO_DATABASE_URL": ""})
+    try:
+        launched.wait_until_serving()
+        yield launched
+    finally:
+        launched.stop()
+
+
+def test_an_anonymous_annotator_is_the_same_after_a_reload(open_app):
+    """Gradio's session hash changes on a reload; the page's own browser session id does
+    not, so "yours" and the answers given stay with the person."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    creator = Client(open_app.url, verbose=False)
+    cid = creator.predict("Reload", SENTENCES, "txt", [EMBEDDED_PRESET], 5, 2, "",
+                          session_id="creator-session", api_name="/campaign_create")["id"]
+
+    def open_campaign(page):
+        page.get_by_role("tab", name="Campaigns").click()
+        page.wait_for_function("() => document.querySelector('#campaign-whoami')"
+                               ".innerText.includes('anonymous')")
+        page.locator("#campaign-pick input").click()
+        page.get_by_role("option", name=f"#{cid} Reload").click()
+        page.wait_for_selector("#campaign-sentence")
+        return page.locator("#campaign-whoami").inner_text()
+
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(60_000)
+        page.goto(open_app.url)
+        before = open_campaign(page)
+        assert "unverified" in before and "yours 0" in progress(page)
+        first = page.locator("#campaign-sentence").inner_text()
+        page.locator("#campaign-keys").click()
+        page.keyboard.press("1")
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => document.querySelector('#campaign-progress')"
+                               ".innerText.includes('yours 1')")
+        page.reload()
+        assert open_campaign(page) == before  # the same anonymous annotator
+        assert "yours 1" in progress(page)
+        assert page.locator("#campaign-sentence").inner_text() != first  # answered already
+        browser.close()
