@@ -39,6 +39,10 @@ def build_compare_tab(context):
         return (compare_table_html(result), plot_value(compare_columns(result)),
                 plot_value(divergence_chart(result)))
 
+    # The Fine-tune tab's "Compare with the base model" fills `presets` and runs this.
+    context.compare = dict(presets=presets, run=dict(
+        fn=compared, inputs=[text, presets, top_k, context.session],
+        outputs=[table, columns, agreement]))
     run.click(compared, [text, presets, top_k, context.session], [table, columns, agreement],
               concurrency_limit=2, api_name="compare_view", api_visibility="undocumented")
     text.submit(compared, [text, presets, top_k, context.session],

@@ -22,6 +22,8 @@ class UIContext:
     finetune: Any = None          # albert_demo.finetune.FinetuneService
     campaigns: Any = None         # albert_demo.campaigns.CampaignService (None: turned off)
     explanations: Any = None      # ExplanationService (None: built from `predictions`)
+    tabs: Any = None              # the page's gr.Tabs (a button may open another tab)
+    compare: Any = None           # the Compare tab's presets box and its run event
     session: Any = None
     analysis: Any = None
     presets: Any = None

@@ -94,6 +94,9 @@ def build_finetune_tab(context):
                                elem_id="finetune-probe-table")
     download = gr.File(label="Download the preset (zip, loads in keras-hub)",
                        elem_id="finetune-download")
+    to_compare = getattr(context, "compare", None)  # the Compare tab, when there is one
+    compare = gr.Button("Compare with the base model", elem_id="finetune-compare",
+                        visible=to_compare is not None)
     timer = gr.Timer(1.0, active=False)
 
     # -- handlers: plain functions of plain values ----------------------------------
@@ -166,6 +169,17 @@ def build_finetune_tab(context):
         state = service.status(session_id)
         return (*view(state), gr.Timer(active=bool(state.get("active"))))
 
+    @user_errors
+    def compare_with_base(session_id):
+        """Open the Compare tab with the base preset and this session's finished model."""
+        job, state = service.job(session_id), service.status(session_id)
+        if job is None or not state.get("model_name"):
+            raise FinetuneDataError("No fine-tuned model of yours yet: when a run has "
+                                    "finished, this compares it with its base preset.")
+        return (gr.Tabs(selected="compare"),
+                gr.Dropdown(value=[job.settings.base_preset, state["model_name"]],
+                            allow_custom_value=True))
+
     def refresh_bases(session_id):
         return gr.Dropdown(choices=service.base_choices(session_id))
 
@@ -183,6 +197,11 @@ def build_finetune_tab(context):
     resume.click(finetune_resume, [session], outputs + [timer], api_name="finetune_resume")
     timer.tick(poll, [session], outputs + [timer], api_name="finetune_poll",
                api_visibility="private")
+    if to_compare is not None:
+        compare.click(compare_with_base, [session], [context.tabs, to_compare["presets"]],
+                      api_name="finetune_compare", api_visibility="undocumented").success(
+            **to_compare["run"], api_name="finetune_compare_run",
+            api_visibility="undocumented")
     base.focus(refresh_bases, [session], [base], api_name="finetune_bases",
                api_visibility="private")
     gr.api(finetune_status, api_name="finetune_status")

@@ -113,7 +113,7 @@ def build_demo(context, title="ALBERT masked-LM demo"):
                                           secret=browser_secret(context.data_dir))
         session = context.session
         gr.Markdown(INTRO)
-        with gr.Tabs():
+        with gr.Tabs() as context.tabs:
             with gr.Tab("Predict", id="predict"):
                 after_predict = build_predict_tab(context)
             with gr.Tab("Attention", id="attention"):

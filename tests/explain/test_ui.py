@@ -83,3 +83,33 @@ def test_rollout_option(demo_parts):
     found = predictions.analyse(TEXT, "tiny0", 5)
     heat, grid, bars = attention_figures(found, 1, 0, False, False, rollout=True)
     assert "rollout" in heat.layout.title.text and "Rollout" in bars.layout.title.text
+
+
+def test_finetune_tab_opens_compare_with_the_base_model(tmp_path):
+    """The Fine-tune tab's button: a clear message before any run; after one, the Compare
+    tab selected with [base preset, fine-tuned model] (the run itself: tests/finetune)."""
+    from types import SimpleNamespace
+
+    from albert_demo.engine import ModelCache
+    from albert_demo.finetune.service import FinetuneService
+    from albert_demo.services import (AnnotationService, EvaluationService,
+                                      PredictionService)
+    from albert_demo.ui.context import UIContext
+    from albert_demo.ui.layout import build_demo
+    cache = ModelCache(loader=lambda name, progress=None: tiny_masked_lm(seed=int(name[-1])))
+    predictions = PredictionService(cache, default_preset="tiny0")
+    annotations = AnnotationService(None, predictions)
+    finetune = FinetuneService(tmp_path, models=cache)
+    demo = build_demo(UIContext(predictions, annotations,
+                                EvaluationService(predictions, annotations), tmp_path,
+                                finetune=finetune))
+    fns = {fn.api_name: fn.fn for fn in demo.fns.values() if fn.fn is not None}
+    assert "finetune_compare_run" in fns
+    with pytest.raises(gr.Error, match="No fine-tuned model of yours yet"):
+        fns["finetune_compare"]("session-1")
+    job = SimpleNamespace(settings=SimpleNamespace(base_preset="tiny0"))
+    finetune.job = lambda session_id: job
+    finetune.status = lambda session_id: {"status": "done", "model_name": "finetuned/mine"}
+    tabs, presets = fns["finetune_compare"]("session-1")
+    assert tabs.selected == "compare"
+    assert presets.value == ["tiny0", "finetuned/mine"]
