@@ -2,6 +2,7 @@
 would get alone; a lone request runs at once."""
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -15,13 +16,21 @@ TEXTS = ["The sky is [MASK].", "I forgot my [MASK] at home.", "A [MASK] of tea."
          "The [MASK] barked.", "We ate [MASK] for dinner.", "He plays the [MASK]."]
 
 
+def wait_for(condition, seconds=60):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
 def test_busy_batcher_batches_only_while_busy_and_keeps_order():
-    gate, seen = threading.Event(), []
+    started, gate, seen = threading.Event(), threading.Event(), []
 
     def run(items):
         seen.append(list(items))
-        if len(seen) == 1:
-            gate.wait(5)  # hold the first pass so the others queue up behind it
+        if items == [0]:
+            started.set()
+            assert gate.wait(60)  # hold the first pass so the others queue up behind it
         return [x * 10 for x in items]
 
     batcher = BusyBatcher(run, max_batch=4)
@@ -29,15 +38,13 @@ def test_busy_batcher_batches_only_while_busy_and_keeps_order():
     seen.clear()
     with ThreadPoolExecutor(6) as pool:
         first = pool.submit(batcher, 0)
-        while not seen:
-            pass
+        assert started.wait(60)
         rest = [pool.submit(batcher, n) for n in range(1, 6)]
-        while len(batcher._queue) < 5:
-            pass
+        wait_for(lambda: len(batcher._queue) == 5)
         gate.set()
         assert first.result() == 0 and [f.result() for f in rest] == [10, 20, 30, 40, 50]
     assert seen[0] == [0] and sorted(sum(seen[1:], [])) == [1, 2, 3, 4, 5]
-    assert max(len(b) for b in seen) <= 4
+    assert [len(b) for b in seen[1:]] == [4, 1]  # the queue ran as one full batch, then 1
 
 
 def test_errors_reach_every_request_of_the_batch():
