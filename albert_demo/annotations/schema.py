@@ -112,33 +112,43 @@ LATEST_VERSION = MIGRATIONS[-1][0]
 _PG_LOCK_KEY = 0x616C6265  # "albe"
 
 
-def migrate(conn: Connection) -> int:
-    """Bring the schema up to date inside the caller's transaction.
+def run_migrations(conn: Connection, version_table: Table,
+                   migrations: list[tuple[int, str, Callable[[Connection], None]]],
+                   lock_key: int, what: str) -> int:
+    """Apply the ``migrations`` not yet recorded in ``version_table``, in order.
 
-    Concurrency: on PostgreSQL a transaction-scoped advisory lock serialises
-    concurrent openers; on SQLite the caller must have started the
-    transaction with ``BEGIN IMMEDIATE`` (the store does), which takes the
-    database write lock before anything is read.  The second opener then sees
-    the versions the first one recorded and does nothing.
+    Runs inside the caller's transaction.  Concurrency: on PostgreSQL a
+    transaction-scoped advisory lock on ``lock_key`` serialises concurrent
+    openers; on SQLite the caller must have started the transaction with
+    ``BEGIN IMMEDIATE`` (the stores do), which takes the database write lock
+    before anything is read.  The second opener then sees the versions the
+    first one recorded and does nothing.  A database newer than the code is
+    refused, naming ``what`` (e.g. "database schema").
 
     Returns the schema version after migrating.
     """
+    latest = migrations[-1][0]
     if conn.dialect.name == "postgresql":
-        conn.execute(sql_text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    schema_version.create(conn, checkfirst=True)
-    applied = set(conn.execute(select(schema_version.c.version)).scalars())
-    if applied and max(applied) > LATEST_VERSION:
+        conn.execute(sql_text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key})
+    version_table.create(conn, checkfirst=True)
+    applied = set(conn.execute(select(version_table.c.version)).scalars())
+    if applied and max(applied) > latest:
         raise RuntimeError(
-            f"database schema version {max(applied)} is newer than this code "
-            f"supports ({LATEST_VERSION}); upgrade albert-demo"
+            f"{what} version {max(applied)} is newer than this code "
+            f"supports ({latest}); upgrade albert-demo"
         )
-    for version, _desc, fn in MIGRATIONS:
+    for version, _desc, fn in migrations:
         if version in applied:
             continue
         fn(conn)
         conn.execute(
-            insert(schema_version).values(
+            insert(version_table).values(
                 version=version, applied_at=dt.datetime.now(dt.timezone.utc)
             )
         )
-    return LATEST_VERSION
+    return latest
+
+
+def migrate(conn: Connection) -> int:
+    """Bring the annotation schema up to date inside the caller's transaction."""
+    return run_migrations(conn, schema_version, MIGRATIONS, _PG_LOCK_KEY, "database schema")

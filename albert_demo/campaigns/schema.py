@@ -8,7 +8,6 @@ lock (PostgreSQL advisory lock; SQLite ``BEGIN IMMEDIATE``), a newer database re
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Callable
 
 from sqlalchemy import (
@@ -23,13 +22,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    insert,
-    select,
-    text as sql_text,
 )
 from sqlalchemy.engine import Connection
 
-from albert_demo.annotations.schema import UTCDateTime
+from albert_demo.annotations.schema import UTCDateTime, run_migrations
 
 metadata = MetaData()
 
@@ -130,17 +126,4 @@ _PG_LOCK_KEY = 0x63616D70  # "camp"
 
 def migrate(conn: Connection) -> int:
     """Bring the campaign tables up to date inside the caller's write transaction."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sql_text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    schema_version.create(conn, checkfirst=True)
-    applied = set(conn.execute(select(schema_version.c.version)).scalars())
-    if applied and max(applied) > LATEST_VERSION:
-        raise RuntimeError(
-            f"campaign schema version {max(applied)} is newer than this code supports "
-            f"({LATEST_VERSION}); upgrade albert-demo")
-    for version, _desc, fn in MIGRATIONS:
-        if version not in applied:
-            fn(conn)
-            conn.execute(insert(schema_version).values(
-                version=version, applied_at=dt.datetime.now(dt.timezone.utc)))
-    return LATEST_VERSION
+    return run_migrations(conn, schema_version, MIGRATIONS, _PG_LOCK_KEY, "campaign schema")
