@@ -54,12 +54,17 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(dt.timezone.utc)
 
 
-schema_version = Table(
-    "schema_version",
-    metadata,
-    Column("version", Integer, primary_key=True, autoincrement=False),
-    Column("applied_at", UTCDateTime(), nullable=False),
-)
+def version_table(name: str, metadata: MetaData) -> Table:
+    """The table of applied migration versions that `run_migrations` reads and writes."""
+    return Table(
+        name,
+        metadata,
+        Column("version", Integer, primary_key=True, autoincrement=False),
+        Column("applied_at", UTCDateTime(), nullable=False),
+    )
+
+
+schema_version = version_table("schema_version", metadata)
 
 annotations = Table(
     "annotations",
@@ -112,10 +117,11 @@ LATEST_VERSION = MIGRATIONS[-1][0]
 _PG_LOCK_KEY = 0x616C6265  # "albe"
 
 
-def run_migrations(conn: Connection, version_table: Table,
+def run_migrations(conn: Connection, versions: Table,
                    migrations: list[tuple[int, str, Callable[[Connection], None]]],
                    lock_key: int, what: str) -> int:
-    """Apply the ``migrations`` not yet recorded in ``version_table``, in order.
+    """Apply the ``migrations`` not yet recorded in ``versions`` (a `version_table`), in
+    order.
 
     Runs inside the caller's transaction.  Concurrency: on PostgreSQL a
     transaction-scoped advisory lock on ``lock_key`` serialises concurrent
@@ -130,8 +136,8 @@ def run_migrations(conn: Connection, version_table: Table,
     latest = migrations[-1][0]
     if conn.dialect.name == "postgresql":
         conn.execute(sql_text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key})
-    version_table.create(conn, checkfirst=True)
-    applied = set(conn.execute(select(version_table.c.version)).scalars())
+    versions.create(conn, checkfirst=True)
+    applied = set(conn.execute(select(versions.c.version)).scalars())
     if applied and max(applied) > latest:
         raise RuntimeError(
             f"{what} version {max(applied)} is newer than this code "
@@ -142,7 +148,7 @@ def run_migrations(conn: Connection, version_table: Table,
             continue
         fn(conn)
         conn.execute(
-            insert(version_table).values(
+            insert(versions).values(
                 version=version, applied_at=dt.datetime.now(dt.timezone.utc)
             )
         )

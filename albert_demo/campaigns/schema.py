@@ -25,16 +25,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from albert_demo.annotations.schema import UTCDateTime, run_migrations
+from albert_demo.annotations.schema import UTCDateTime, run_migrations, version_table
 
 metadata = MetaData()
 
-schema_version = Table(
-    "campaign_schema_version",
-    metadata,
-    Column("version", Integer, primary_key=True, autoincrement=False),
-    Column("applied_at", UTCDateTime(), nullable=False),
-)
+schema_version = version_table("campaign_schema_version", metadata)
 
 campaigns = Table(
     "campaigns",
