@@ -1,11 +1,8 @@
 """Agreement on a case small enough to work out by hand; review and adjudication; export read
 back with `datasets`; push to a loopback server standing in for the Hugging Face Hub."""
 
-import base64
 import json
-import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -13,6 +10,7 @@ from albert_demo.campaigns import CampaignError, NotAllowed
 from albert_demo.campaigns import agreement
 from albert_demo.plots.campaigns import agreement_chart, annotator_chart, progress_chart
 from tests.campaigns.conftest import OWNER, people
+from tests.harness.fake_hub import FakeHub
 
 # Two sentences, candidates fixed by the stand-in model (conftest.KNOWN), three annotators.
 ANSWERS = {  # annotator -> accepted words for (sky, grass)
@@ -124,81 +122,26 @@ def test_export_reads_back_with_datasets(service, tmp_path):
             "README.md", "data/gold.jsonl", "data/judgments.jsonl"}
 
 
-class FakeHub(BaseHTTPRequestHandler):
-    """Just enough of the Hub API for create_repo + upload_folder (regular uploads)."""
-
-    repos: dict = {}
-    tokens: list = []
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def _base(self):
-        return f"http://{self.headers['Host']}"
-
-    def _reply(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.tokens.append(self.headers.get("Authorization"))
-        path = self.path.split("?")[0]
-        if path == "/api/repos/create":
-            req = json.loads(body)
-            repo = f"{req['organization']}/{req['name']}"
-            self.repos.setdefault(repo, {"type": req.get("type"), "files": {},
-                                         "visibility": req.get("visibility")})
-            return self._reply(200, {"url": f"{self._base()}/datasets/{repo}"})
-        if path == "/api/validate-yaml":
-            return self._reply(200, {})
-        parts = path.split("/")  # /api/datasets/{owner}/{name}/{preupload|commit}/{rev}
-        repo = "/".join(parts[3:5])
-        if repo not in self.repos:
-            return self._reply(404, {"error": "Repository not found"})
-        if parts[5] == "preupload":
-            files = json.loads(body)["files"]
-            return self._reply(200, {"files": [{"path": f["path"], "uploadMode": "regular",
-                                                "shouldIgnore": False} for f in files]})
-        if parts[5] == "commit":
-            for line in body.decode().splitlines():
-                op = json.loads(line)
-                if op["key"] == "file":
-                    self.repos[repo]["files"][op["value"]["path"]] = base64.b64decode(
-                        op["value"]["content"])
-            return self._reply(200, {"commitUrl": f"{self._base()}/datasets/{repo}/commit/abc",
-                                     "commitOid": "a" * 40})
-        return self._reply(404, {"error": f"unexpected {path}"})
-
-
 def test_push_to_hub_loopback(service, tmp_path):
     c = hand_campaign(service)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeHub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with FakeHub(token="hf_secret") as hub:  # any other token is refused (401)
         with pytest.raises(NotAllowed):
             service.push_to_hub(people(1)[0], c["id"], "team/colours", "hf_x", tmp_path,
-                                endpoint=endpoint)
+                                endpoint=hub.url)
         with pytest.raises(CampaignError, match="owner/name"):
-            service.push_to_hub(OWNER, c["id"], "no slash", "hf_x", tmp_path, endpoint=endpoint)
+            service.push_to_hub(OWNER, c["id"], "no slash", "hf_x", tmp_path, endpoint=hub.url)
         result = service.push_to_hub(OWNER, c["id"], "team/colours", "hf_secret", tmp_path,
-                                     endpoint=endpoint)
-    finally:
-        server.shutdown()
-    repo = FakeHub.repos["team/colours"]
-    assert repo["type"] == "dataset" and repo["visibility"] == "private"
-    assert set(repo["files"]) == {"README.md", "data/gold.jsonl", "data/judgments.jsonl"}
+                                     endpoint=hub.url)
+    repo = hub.repos["dataset/team/colours"]  # a dataset repository
+    [(_, _, _, create)] = hub.calls("POST", "/api/repos/create")
+    assert json.loads(create)["visibility"] == "private"
+    assert set(repo) == {"README.md", "data/gold.jsonl", "data/judgments.jsonl"}
     local = tmp_path / "campaign-{}-hand-case".format(c["id"])
-    for name, data in repo["files"].items():
+    for name, data in repo.items():
         assert data == (local / name).read_bytes()  # what arrived is what was exported
-    assert "Bearer hf_secret" in FakeHub.tokens
-    assert result["commit_url"].endswith("/commit/abc")
+    assert {headers.get("authorization") for _, _, headers, _ in hub.requests} == {
+        "Bearer hf_secret"}
+    assert result["commit_url"].startswith(f"{hub.url}/datasets/team/colours/commit/")
 
 
 def test_evaluate_and_gold_texts(service):

@@ -1,6 +1,6 @@
 """`python -m albert_demo deploy-space` against a loopback stand-in for the Hub's HTTP API.
 
-The real Hub is not reachable here, so tests/spaces/fake_hub.py answers the requests
+The real Hub is not reachable here, so tests/harness/fake_hub.py answers the requests
 huggingface_hub makes and records them. Xet is switched off (HF_HUB_DISABLE_XET), so
 binaries take the classic LFS path (batch + PUT), which the fake implements; with hf_xet
 installed a real deploy sends them through Xet storage instead.
@@ -17,7 +17,7 @@ import pytest
 
 from albert_demo import cli
 from albert_demo.spaces.deploy import ROOT, deploy_space, space_files
-from tests.spaces.fake_hub import HUB_MAX_PLAIN_BYTES, FakeHub
+from tests.harness.fake_hub import HUB_MAX_PLAIN_BYTES, FakeHub
 
 TOKEN = "hf_loopback_test_token"
 

@@ -1,14 +1,17 @@
 """A loopback stand-in for the parts of the Hugging Face Hub's HTTP API that a Space deploy
-uses, recording every request. Only what huggingface_hub's upload path calls (Xet off):
+and a dataset push use, recording every request. Only what huggingface_hub's upload path
+calls (Xet off), for Space and dataset repositories ({kind}: spaces or datasets):
 
     POST /api/repos/create                               create (409 when it exists)
     POST /api/validate-yaml                              README front matter (always valid)
-    GET  /api/spaces/{id}/tree/{rev}                     files now in the Space
-    POST /api/spaces/{id}/preupload/{rev}                per file: "lfs" or "regular"
-    POST /spaces/{id}.git/info/lfs/objects/batch         LFS batch: where to PUT each binary
+    GET  /api/{kind}/{id}/tree/{rev}                     files now in the repository
+    POST /api/{kind}/{id}/preupload/{rev}                per file: "lfs" or "regular"
+    POST /{kind}/{id}.git/info/lfs/objects/batch         LFS batch: where to PUT each binary
     PUT  /lfs-upload/{sha256}                            the binary itself (sha256 checked)
-    POST /api/spaces/{id}/commit/{rev}                   NDJSON commit: inline files, LFS
+    POST /api/{kind}/{id}/commit/{rev}                   NDJSON commit: inline files, LFS
                                                          pointers, deletions
+
+FakeHub(token="hf_...") answers 401 to any request without "Authorization: Bearer hf_...".
 
 Upload modes follow the Hub's documented rule, not this repository's .gitattributes: a file
 is "lfs" when its first 512 bytes (the sample the client sends) hold a NUL byte or it is over
@@ -23,12 +26,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 HUB_MAX_PLAIN_BYTES = 10 * 1024 * 1024
+KINDS = {"spaces": "space", "datasets": "dataset"}  # URL part -> repository type
 
 
 class FakeHub:
-    def __init__(self):
+    def __init__(self, token=None):
+        self.token = token        # None: any or no token is accepted
         self.requests = []        # (method, path, headers dict, parsed body or None)
-        self.repos = {}           # "space/owner/name" -> {path: bytes}
+        self.repos = {}           # "space/owner/name" or "dataset/owner/name" -> {path: bytes}
         self.lfs_store = {}       # sha256 -> bytes PUT
         self.commits = []         # parsed NDJSON lines of each commit
         self.lock = threading.Lock()
@@ -89,6 +94,9 @@ class FakeHub:
         raw = self._body(handler)
         with self.lock:
             self.requests.append((method, url.path, dict(handler.headers), raw))
+        if self.token is not None and (handler.headers.get("Authorization")
+                                       != f"Bearer {self.token}"):
+            return self._reply(handler, 401, {"error": "Invalid credentials in Authorization"})
         try:
             status, payload = self._route(method, url.path, raw)
         except Exception as error:  # a bad request from the client: fail the test fast
@@ -109,10 +117,11 @@ class FakeHub:
             return 200, {}
         if method == "POST" and path.endswith(".git/info/lfs/objects/batch"):
             return self._lfs_batch(json.loads(raw))
-        if path.startswith("/api/spaces/"):
-            rest = path[len("/api/spaces/"):]
+        top, _, rest = path.lstrip("/").partition("/")   # "api", "spaces/owner/name/tree/main"
+        kind, _, rest = rest.partition("/")
+        if top == "api" and kind in KINDS:
             owner, name, action, *_ = rest.split("/")
-            repo = self.repos.get(f"space/{owner}/{name}")
+            repo = self.repos.get(f"{KINDS[kind]}/{owner}/{name}")
             if repo is None:
                 return 404, {"error": "Repository not found"}
             if method == "GET" and action == "tree":
@@ -121,14 +130,15 @@ class FakeHub:
             if method == "POST" and action == "preupload":
                 return 200, {"files": [self._upload_mode(f) for f in json.loads(raw)["files"]]}
             if method == "POST" and action == "commit":
-                return self._commit(repo, f"{owner}/{name}", raw)
+                return self._commit(repo, f"{kind}/{owner}/{name}", raw)
         return 404, {"error": f"fake hub has no {method} {path}"}
 
     def _create(self, payload):
-        key = f"{payload.get('type', 'model')}/{payload['organization']}/{payload['name']}"
-        url = f"{self.url}/spaces/{payload['organization']}/{payload['name']}"
+        kind = payload.get("type", "model")
+        key = f"{kind}/{payload['organization']}/{payload['name']}"
+        url = f"{self.url}/{kind}s/{payload['organization']}/{payload['name']}"
         if key in self.repos:
-            return 409, {"error": "You already created this space repo", "url": url}
+            return 409, {"error": f"You already created this {kind} repo", "url": url}
         self.repos[key] = {}
         return 200, {"url": url, "name": f"{payload['organization']}/{payload['name']}"}
 
@@ -165,7 +175,7 @@ class FakeHub:
                 raise ValueError(f"unexpected commit line {key}")
         self.commits.append(lines)
         oid = hashlib.sha1(raw).hexdigest()
-        return 200, {"commitUrl": f"{self.url}/spaces/{repo_id}/commit/{oid}",
+        return 200, {"commitUrl": f"{self.url}/{repo_id}/commit/{oid}",
                      "commitOid": oid, "pullRequestUrl": None}
 
     # -- what the tests read ------------------------------------------------------------
