@@ -104,8 +104,13 @@ def main(argv=None):
     demo.queue(default_concurrency_limit=args.concurrency or config.concurrency)
     # Gradio writes an upload to disk before any handler runs: refuse anything larger
     # than the largest upload a feature accepts at the route itself.
+    # Downloads (exports, fine-tuned zips) are made in the data folder, which on a Space is
+    # /data, outside the working and temp folders Gradio serves from by default. Their
+    # paths hold unguessable parts (random folder names, a hash of the owner's session).
+    downloads = [str(data_dir / name) for name in ("exports", "campaign_exports", "finetuned")]
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
-                show_error=True, max_file_size=max_upload_bytes(config, store), auth=users)
+                show_error=True, max_file_size=max_upload_bytes(config, store), auth=users,
+                allowed_paths=[] if problem else downloads)
 
 
 if __name__ == "__main__":

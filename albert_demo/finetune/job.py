@@ -49,6 +49,15 @@ def steps_text(n):
     return f"{n} step" if n == 1 else f"{n} steps"
 
 
+def lower_thread_priority(niceness=19):
+    """Run this thread (loading, compiling and dispatching the training) at the lowest CPU
+    priority, so people waiting for predictions go first. Linux sets it per thread."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):  # not Linux, or not allowed: run as is
+        pass
+
+
 class FinetuneJob:
     """One training run in a thread. Its folder keeps a manifest and the texts beside
     atomic checkpoints (`manifest.py`), so a run a restart interrupted can continue from
@@ -118,6 +127,7 @@ class FinetuneJob:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self):
+        lower_thread_priority()
         queue = self.queue or default_queue()
         if not queue.acquire(self):
             self.progress.update(status="cancelled", queue_position=None,

@@ -1,0 +1,229 @@
+"""One visitor cannot take a public server down: the app runs under a 6 GB address-space
+cap while 20 clients predict, and meanwhile someone sends the worst attention requests the
+server allows (and the one it must refuse), the largest fine-tune it accepts (and one it
+must refuse), a 300 MB upload and a storm of exports. The server stays up, the other
+clients' p95 stays within 2x of their p95 without the hostile load, its memory stays under
+the cap, and no upload or export is left in the temporary folders.
+
+Figures are printed (run with -s to see them); the closing note of issue 19 quotes them.
+"""
+
+import http.client
+import shutil
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+import pytest
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+
+from albert_demo.presets.registry import EMBEDDED_PRESET
+from tests.harness.app import LaunchedApp
+from tests.harness.loopback_client import make_client
+
+CAP = 6_000_000_000
+CLIENTS = 20
+PHASE_S = 40
+THINK_S = 1.0  # a person reads the answer before asking again
+SENTENCES = ["The sky is [MASK].", "I forgot my [MASK] at home.",
+             "She opened the [MASK] and walked into the [MASK] room.",
+             "He drank a cup of [MASK] every morning before work."]
+LONGEST = "The [MASK] sat on the mat. " + "a " * 500  # ~508 tokens
+UPLOAD_BYTES = 300 * 2**20
+
+
+def p95(values):
+    values = sorted(values)
+    return values[int(0.95 * (len(values) - 1))]
+
+
+def predicting_clients(url, seconds):
+    """CLIENTS people predicting for `seconds`, each pausing THINK_S between requests;
+    -> (latencies, errors)."""
+    latencies, errors, lock = [], [], threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def one(index):
+        client = make_client(url)
+        while time.monotonic() < stop_at:
+            start = time.perf_counter()
+            try:
+                client.predict(SENTENCES[index % len(SENTENCES)], EMBEDDED_PRESET, 5,
+                               api_name="/predict")
+            except Exception as error:  # counted, and the test fails on any
+                with lock:
+                    errors.append(repr(error))
+                continue
+            with lock:
+                latencies.append(time.perf_counter() - start)
+            time.sleep(THINK_S)
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        list(pool.map(one, range(CLIENTS)))
+    return latencies, errors
+
+
+class RssWatch(threading.Thread):
+    """Peak resident memory of the server process (and any children) while running."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.process, self.peak, self.done = psutil.Process(pid), 0, threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            try:
+                rss = self.process.memory_info().rss + sum(
+                    c.memory_info().rss for c in self.process.children(recursive=True))
+            except psutil.Error:
+                return
+            self.peak = max(self.peak, rss)
+            time.sleep(0.1)
+
+
+def post_huge_upload(port):
+    """Stream 300 MB to Gradio's upload route; -> HTTP status (the body is never built)."""
+    boundary = "albertdemoboundary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
+            f"filename=\"huge.txt\"\r\nContent-Type: text/plain\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    connection.putrequest("POST", "/gradio_api/upload")
+    connection.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+    connection.putheader("Content-Length", str(len(head) + UPLOAD_BYTES + len(tail)))
+    connection.endheaders()
+    chunk = b"a" * 2**20
+    try:
+        connection.send(head)
+        for _ in range(UPLOAD_BYTES // len(chunk)):
+            connection.send(chunk)
+        connection.send(tail)
+    except OSError:  # the server may close the connection as soon as it has refused
+        pass
+    try:
+        return connection.getresponse().status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        connection.close()
+
+
+def leftovers(folder):
+    """Files under `folder` (an export or an upload left behind), with their sizes."""
+    return {str(p.relative_to(folder)): p.stat().st_size for p in Path(folder).rglob("*")
+            if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def capped_app(tmp_path_factory):
+    if not shutil.which("prlimit"):
+        pytest.skip("prlimit (util-linux) is needed to cap the server's memory")
+    folder = tmp_path_factory.mktemp("capped")
+    temp = folder / "tmp"
+    temp.mkdir()
+    env = {"TMPDIR": str(temp), "GRADIO_TEMP_DIR": str(temp / "gradio")}
+    app = LaunchedApp(folder / "data", folder / "app.log", env=env,
+                      prefix=["prlimit", f"--as={CAP}"])
+    try:
+        app.wait_until_serving()
+        client = make_client(app.url)
+        deadline = time.monotonic() + 300
+        while not client.predict(api_name="/engine_stats")["warm"]:
+            assert time.monotonic() < deadline, "warm-up did not finish in 300 s"
+            time.sleep(0.5)
+        app.temp = temp
+        yield app
+    finally:
+        app.stop()
+
+
+def test_one_visitor_cannot_take_the_server_down(capped_app, tmp_path):
+    app, hostile = capped_app, make_client(capped_app.url)
+    for n in range(5):  # rows for the export storm
+        hostile.predict(SENTENCES[n % 4], EMBEDDED_PRESET, 0, "right", "", "storm", "",
+                        "hostile", api_name="/annotate")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(f"Line {n} of a small corpus about rivers and towns near "
+                                f"the old bridge." for n in range(400)))
+
+    idle, idle_errors = predicting_clients(app.url, PHASE_S)
+    assert not idle_errors, idle_errors[:3]
+
+    watch = RssWatch(app.process.pid)
+    watch.start()
+    outcomes = {}
+
+    def worst_attention():
+        refused = []
+        for _ in range(3):
+            try:  # everything at ~508 tokens: refused before it is built
+                hostile.predict(LONGEST, EMBEDDED_PRESET, -1, -1, "hostile",
+                                api_name="/attention")
+            except AppError as error:
+                refused.append(str(error))
+            # the largest single map the server allows
+            shape = hostile.predict(LONGEST, EMBEDDED_PRESET, 5, 5, "hostile",
+                                    api_name="/attention")["shape"]
+        outcomes["attention"] = (refused, shape)
+
+    def fine_tunes():
+        args = [handle_file(str(corpus)), None, False, EMBEDDED_PRESET]
+        try:  # far over the memory budget: refused with the numbers
+            hostile.predict("hostile", *args, "too-big", 5, None, 5e-5, 256, 512, 0.15, 0.1,
+                            False, "", api_name="/finetune_start")
+            outcomes["huge_finetune"] = "accepted"
+        except AppError as error:
+            outcomes["huge_finetune"] = str(error)
+        hostile.predict("hostile", *args, "largest", 2000, None, 5e-5, 8, 128, 0.15, 0.1,
+                        False, "", api_name="/finetune_start")
+        time.sleep(PHASE_S / 2)
+        outcomes["finetune_status"] = hostile.predict("hostile", api_name="/finetune_status")
+
+    def upload():
+        outcomes["upload_status"] = post_huge_upload(app.port)
+
+    def export_storm():
+        def five_exports(_):  # each worker its own client, as separate visitors would be
+            client = make_client(app.url)
+            return [client.predict("hostile", "csv", "", "", "", "any", "", "",
+                                   api_name="/annotations_export") for _ in range(5)]
+
+        with ThreadPoolExecutor(4) as pool:
+            outcomes["exports"] = sum(len(paths) for paths in pool.map(five_exports, range(4)))
+
+    attackers = [threading.Thread(target=f) for f in (worst_attention, fine_tunes, upload,
+                                                       export_storm)]
+    for thread in attackers:
+        thread.start()
+    loaded, loaded_errors = predicting_clients(app.url, PHASE_S)
+    for thread in attackers:
+        thread.join(timeout=300)
+    try:
+        hostile.predict("hostile", False, api_name="/finetune_cancel")
+    except AppError:
+        pass
+    watch.done.set()
+    watch.join()
+
+    print(f"\nidle: {len(idle)} predictions, p95 {p95(idle) * 1e3:.0f} ms, median "
+          f"{statistics.median(idle) * 1e3:.0f} ms\nunder attack: {len(loaded)} predictions, "
+          f"p95 {p95(loaded) * 1e3:.0f} ms, median {statistics.median(loaded) * 1e3:.0f} ms"
+          f"\np95 ratio {p95(loaded) / p95(idle):.2f}x\npeak RSS {watch.peak / 1e9:.2f} GB (cap {CAP / 1e9:.0f} GB)\n{outcomes}")
+    assert app.process.poll() is None, "the server died"
+    assert not loaded_errors, loaded_errors[:3]
+    assert watch.peak < CAP
+    refused, shape = outcomes["attention"]
+    assert len(refused) == 3 and all("at most" in m for m in refused)
+    assert shape[:2] == [1, 1] and shape[2] > 500
+    assert "GB" in outcomes["huge_finetune"], outcomes["huge_finetune"]
+    assert outcomes["upload_status"] in (413, None)  # refused (or cut off) at the route
+    assert outcomes["exports"] == 20
+    # Nothing left behind: no half-received upload, no export folders in the temp dir.
+    time.sleep(1)
+    left = {name: size for name, size in leftovers(app.temp).items()
+            if size > 1_000_000 or "export" in name}
+    assert not left, left
