@@ -4,35 +4,18 @@ Screenshots go to docs/screenshots/ for the README.
 """
 
 import os
-from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from tests.harness.browser import BROWSER_MARKS, SHOTS, open_page
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = ROOT / "docs" / "screenshots"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason=f"{CHROMIUM} is missing: install Debian's chromium "
-                              "(apt-get install -y chromium) to run the browser test"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 def page(app_server):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1366, "height": 1000})
-        page.set_default_timeout(60_000)
-        page.goto(app_server.url)
+    with open_page(app_server.url) as page:
         yield page
-        browser.close()
 
 
 def test_predict_attention_and_annotate_in_a_browser(page):

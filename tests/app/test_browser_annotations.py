@@ -7,38 +7,21 @@ Retakes docs/screenshots/annotations.png.
 """
 
 import json
-from pathlib import Path
 
 import pytest
 
 from albert_demo.presets.registry import EMBEDDED_PRESET
+from tests.harness.browser import BROWSER_MARKS, SHOTS, open_page
 
-from .conftest import ROOT
-
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = ROOT / "docs" / "screenshots"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 TEXT = "The largest city of France is [MASK]."
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason=f"{CHROMIUM} is missing: install Debian's chromium "
-                              "(apt-get install -y chromium) to run the browser test"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 def page(app_server):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1366, "height": 900}, accept_downloads=True)
-        page.set_default_timeout(60_000)
-        page.goto(app_server.url)
+    with open_page(app_server.url, 1366, 900, accept_downloads=True) as page:
         yield page
-        browser.close()
 
 
 ROW_CELLS = """(t) => [...document.querySelectorAll('#annotations-table [role=row]')]

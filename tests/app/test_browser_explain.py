@@ -2,24 +2,13 @@
 see what pushed it) and the Compare tab against a quickly fine-tuned copy of the embedded
 preset. Takes docs/screenshots/salience.png and compare.png for the README."""
 
-from pathlib import Path
-
 import pytest
 
-from .conftest import ROOT
+from tests.harness.browser import BROWSER_MARKS, SHOTS, open_page
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = ROOT / "docs" / "screenshots"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 TEXT = "The doctor told me to take the [MASK] twice a day."
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason=f"{CHROMIUM} is missing: install Debian's chromium "
-                              "(apt-get install -y chromium) to run the browser test"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +27,9 @@ def finetuned_folder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(app_server):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1366, "height": 1000})
-        page.set_default_timeout(180_000)  # the first salience compiles its program
-        page.goto(app_server.url)
+    # 180 s for every wait: the first salience compiles its program.
+    with open_page(app_server.url, timeout=180_000) as page:
         yield page
-        browser.close()
 
 
 def test_salience_beside_the_attention_maps(page):

@@ -15,25 +15,17 @@ from urllib.parse import quote
 import pytest
 
 from albert_demo.ui.permalinks import DEFAULT_TEXT, View, encode
+from tests.harness.browser import BROWSER_MARKS, open_browser
 
-from .test_browser import ARGS, CHROMIUM
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason=f"{CHROMIUM} is missing: install Debian's chromium"),
-]
+pytestmark = BROWSER_MARKS
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
 def browser(app_server):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with open_browser() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture()

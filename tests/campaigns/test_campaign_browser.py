@@ -2,25 +2,16 @@
 (number keys toggle candidates, Enter submits, U undoes, S skips); the owner's dashboard
 draws. Screenshots of the queue and the dashboard go to docs/screenshots/."""
 
-from pathlib import Path
-
 import pytest
 from gradio_client import Client
 
 from albert_demo.presets.registry import EMBEDDED_PRESET
-from tests.harness.app import ROOT, LaunchedApp
+from tests.harness.app import LaunchedApp
+from tests.harness.browser import BROWSER_MARKS, SHOTS, open_page
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = ROOT / "docs" / "screenshots"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 SENTENCES = "\n".join(f"Sentence number {n} is about the [MASK]." for n in range(7)) + "\n"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason=f"{CHROMIUM} is missing: apt-get install -y chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +41,10 @@ def progress(page):
 
 
 def test_five_items_with_the_keyboard_only(app):
-    playwright_api = pytest.importorskip("playwright.sync_api")
     owner = Client(app.url, auth=("olivia", "owner-pw"), verbose=False)
     cid = owner.predict("Keyboard", SENTENCES, "txt", [EMBEDDED_PRESET], 5, 1,
                         "Tick every word that fits.", api_name="/campaign_create")["id"]
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(60_000)
+    with open_page(None, 1280, 900) as page:
         login(page, app.url, "kim", "kim-pw")
         page.set_viewport_size({"width": 420, "height": 900})  # annotate on a phone-sized page
         page.locator("#campaign-pick input").click()
@@ -91,16 +78,12 @@ def test_five_items_with_the_keyboard_only(app):
                                "'#campaign-sentence').innerText.includes('number 5')")
         page.keyboard.press("4")
         press("Enter", "yours 5")
-        browser.close()
 
     answers = owner.predict(cid, api_name="/campaign_agreement")
     assert answers["annotators"] == [{"annotator": "kim", "judgments": 5,
                                       "agreement_with_majority": None}]
 
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        page.set_default_timeout(60_000)
+    with open_page(None, 1280, 1100) as page:
         login(page, app.url, "olivia", "owner-pw")
         page.locator("#campaign-pick input").click()
         page.get_by_role("option", name=f"#{cid} Keyboard").click()
@@ -109,7 +92,6 @@ def test_five_items_with_the_keyboard_only(app):
         page.locator("#campaign-dashboard").click()
         page.wait_for_selector("#campaign-progress-plot .plot-container")
         page.screenshot(path=str(SHOTS / "campaign-dashboard.png"), full_page=True)
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +110,6 @@ def open_app(tmp_path_factory):
 def test_an_anonymous_annotator_is_the_same_after_a_reload(open_app):
     """Gradio's session hash changes on a reload; the page's own browser session id does
     not, so "yours" and the answers given stay with the person."""
-    playwright_api = pytest.importorskip("playwright.sync_api")
     creator = Client(open_app.url, verbose=False)
     cid = creator.predict("Reload", SENTENCES, "txt", [EMBEDDED_PRESET], 5, 2, "",
                           session_id="creator-session", api_name="/campaign_create")["id"]
@@ -142,11 +123,7 @@ def test_an_anonymous_annotator_is_the_same_after_a_reload(open_app):
         page.wait_for_selector("#campaign-sentence")
         return page.locator("#campaign-whoami").inner_text()
 
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(60_000)
-        page.goto(open_app.url)
+    with open_page(open_app.url, 1280, 900) as page:
         before = open_campaign(page)
         assert "unverified" in before and "yours 0" in progress(page)
         first = page.locator("#campaign-sentence").inner_text()
@@ -159,4 +136,3 @@ def test_an_anonymous_annotator_is_the_same_after_a_reload(open_app):
         assert open_campaign(page) == before  # the same anonymous annotator
         assert "yours 1" in progress(page)
         assert page.locator("#campaign-sentence").inner_text() != first  # answered already
-        browser.close()
