@@ -20,6 +20,9 @@ def page(app_server):
 
 def test_predict_attention_and_annotate_in_a_browser(page):
     SHOTS.mkdir(parents=True, exist_ok=True)
+    # The page opens with the default sentence predicted: let that finish before typing, so
+    # its answer cannot land after ours.
+    page.wait_for_selector("#filled-text mark")
     box = page.locator("#input-text textarea")
     box.fill("The quick brown fox jumps over the lazy ")
     page.locator("#insert-mask").click()  # at the cursor: the end of the text
