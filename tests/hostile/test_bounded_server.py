@@ -25,6 +25,9 @@ from albert_demo.presets.registry import EMBEDDED_PRESET
 from tests.harness.app import LaunchedApp
 from tests.harness.loopback_client import make_client
 
+# An attacker thread that fails would otherwise only warn: every attack must really run.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+
 CAP = 6_000_000_000
 CLIENTS = 20
 PHASE_S = 40
@@ -157,7 +160,10 @@ def test_one_visitor_cannot_take_the_server_down(capped_app, tmp_path):
     watch.start()
     outcomes = {}
 
+    # Each attacker its own client: gradio_client's event stream is not shared safely
+    # between threads (a shared one cancelled a call under load).
     def worst_attention():
+        hostile = make_client(app.url)
         refused = []
         for _ in range(3):
             try:  # everything at ~508 tokens: refused before it is built
@@ -171,6 +177,7 @@ def test_one_visitor_cannot_take_the_server_down(capped_app, tmp_path):
         outcomes["attention"] = (refused, shape)
 
     def fine_tunes():
+        hostile = make_client(app.url)
         args = [handle_file(str(corpus)), None, False, EMBEDDED_PRESET]
         try:  # far over the memory budget: refused with the numbers
             hostile.predict("hostile", *args, "too-big", 5, None, 5e-5, 256, 512, 0.15, 0.1,
@@ -220,6 +227,9 @@ def test_one_visitor_cannot_take_the_server_down(capped_app, tmp_path):
     assert len(refused) == 3 and all("at most" in m for m in refused)
     assert shape[:2] == [1, 1] and shape[2] > 500
     assert "GB" in outcomes["huge_finetune"], outcomes["huge_finetune"]
+    # The largest allowed run was accepted and was working while the others predicted.
+    assert outcomes["finetune_status"]["status"] in ("preparing", "evaluating", "training",
+                                                     "saving"), outcomes["finetune_status"]
     assert outcomes["upload_status"] in (413, None)  # refused (or cut off) at the route
     assert outcomes["exports"] == 20
     # Nothing left behind: no half-received upload, no export folders in the temp dir.
