@@ -25,7 +25,9 @@ def raw_http_latencies(url, texts, preset):
     with httpx.Client(base_url=url.rstrip("/"), timeout=60) as http:
         for text in texts:
             start = time.perf_counter()
-            event = http.post("/gradio_api/call/predict", json={"data": [text, preset, 5]})
+            # Plain HTTP sends every argument (gradio_client fills defaults): no session.
+            event = http.post("/gradio_api/call/predict",
+                              json={"data": [text, preset, 5, ""]})
             event_id = event.raise_for_status().json()["event_id"]
             with http.stream("GET", f"/gradio_api/call/predict/{event_id}") as stream:
                 lines = list(stream.iter_lines())
