@@ -23,7 +23,7 @@ from albert_demo.finetune.job import FinetuneJob
 from albert_demo.finetune.manifest import mark_run, read_run
 from albert_demo.finetune.memory import check_memory, read_config
 from albert_demo.finetune.probes import default_probes
-from albert_demo.finetune.registry import FinetunedRegistry
+from albert_demo.finetune.registry import PREFIX, FinetunedRegistry
 from albert_demo.finetune.settings import FinetuneSettings
 
 ACTIVE = ("queued", "preparing", "evaluating", "training", "saving")
@@ -87,7 +87,7 @@ class FinetuneService:
         if base_preset not in self.base_choices(session_id):
             raise FinetuneDataError(f"Unknown base preset {base_preset!r}; choose one from "
                                     "the list.")
-        if base_preset.startswith("finetuned/"):
+        if base_preset.startswith(PREFIX):
             return str(self.registry.resolve(caller_id(session_id), base_preset).path)
         from albert_demo.presets.resolve import resolve_preset
         return str(resolve_preset(base_preset)[0])
@@ -109,7 +109,7 @@ class FinetuneService:
         model's config is on disk (otherwise the job checks it after loading)."""
         base = settings.base_preset
         folder = None
-        if base.startswith("finetuned/"):
+        if base.startswith(PREFIX):
             folder = self.registry.resolve(session_id, base).path
         else:
             from albert_demo.presets.registry import all_presets

@@ -5,13 +5,12 @@ import math
 import threading
 
 from albert_demo import settings
-
-from albert_demo.engine.errors import InputError, text_or_none, whole_number
-from albert_demo.presets.registry import EMBEDDED_PRESET
 from albert_demo.callers import caller_id
+from albert_demo.engine.errors import InputError, text_or_none, whole_number
+from albert_demo.finetune.registry import PREFIX as FINETUNED_PREFIX
+from albert_demo.presets.registry import EMBEDDED_PRESET
 
 WARMUP_LENGTHS = (16, 32, 64, 128)
-FINETUNED_PREFIX = "finetuned/"
 
 
 def check_attention_size(shape):

@@ -29,9 +29,5 @@ class UIContext:
     presets: Any = None
 
     @property
-    def cache(self):
-        return self.predictions.cache
-
-    @property
     def store(self):
         return self.annotations.store
