@@ -1,0 +1,77 @@
+"""Per-session state that costs what a session uses, not what the page has.
+
+Gradio builds a `SessionState` for every new session hash, and every plain-HTTP API call
+(`/gradio_api/call/...`) is a new session. Its constructor renders the config of every
+block on the page (378 here) into a snapshot that only the deep-link route ever reads:
+23 ms of CPU and 560 KB of memory per call, kept for up to 10,000 sessions. On this page
+that made plain-HTTP /predict slower as tabs were added, and let one visitor grow the
+server by 5 GB with 10,000 cheap requests.
+
+`install()` makes that snapshot lazy: a block's config is rendered when the session
+updates it (as before) or when the deep-link route asks for all of them. What the
+deep-link route sees is unchanged (`tests/app/test_lean_sessions.py` compares both).
+"""
+
+import logging
+import os
+from copy import copy
+
+from gradio import state_holder
+
+log = logging.getLogger(__name__)
+
+_original_init = state_holder.SessionState.__init__
+_original_components = state_holder.SessionState.components
+
+
+def _lean_init(self, blocks):
+    # Gradio's fields, set as its constructor sets them (the test compares the two sets),
+    # except that the snapshot starts empty and lists what it would have held.
+    self.blocks_config = copy(blocks.default_config)
+    self._snapshot_ids = tuple(k for k in self.blocks_config.blocks if k in blocks.blocks)
+    self._initial_blocks = blocks.default_config.blocks  # shared, never copied
+    self.config_values = {}
+    self.state_data = {}
+    self._state_ttl = {}
+    self.is_closed = False
+    self.STATE_TTL_WHEN_CLOSED = 1 if os.getenv("GRADIO_IS_E2E_TEST", None) else 3600
+
+
+def _lean_components(self):
+    # Gradio's order: the page's blocks as they were at the start (rendered now, from the
+    # same shared block objects, unless this session replaced them), then blocks the
+    # session added later.
+    if not hasattr(self, "_snapshot_ids"):  # made before install(): already eager
+        yield from _original_components.fget(self)
+        return
+    for key in self._snapshot_ids:
+        if key not in self.config_values:
+            block = self._initial_blocks[key]
+            self.config_values[key] = self.blocks_config.config_for_block(key, [], block)
+        if self.config_values[key]:
+            yield self.config_values[key]
+    initial = set(self._snapshot_ids)
+    for key, config in list(self.config_values.items()):
+        if key not in initial and config:
+            yield config
+
+
+def install():
+    """Idempotent; leaves Gradio as it is (with a warning) if its internals have moved."""
+    cls = state_holder.SessionState
+    if cls.__init__ is _lean_init:
+        return True
+    if not isinstance(_original_components, property):
+        log.warning("gradio.state_holder.SessionState has changed: per-session state stays "
+                    "eager (slower plain-HTTP calls, more memory per session)")
+        return False
+    cls.__init__ = _lean_init
+    cls.components = property(_lean_components)
+    return True
+
+
+def uninstall():
+    """Back to Gradio's own behaviour (tests compare the two)."""
+    cls = state_holder.SessionState
+    cls.__init__ = _original_init
+    cls.components = _original_components
