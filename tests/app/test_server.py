@@ -108,3 +108,33 @@ def test_annotate_export_import_evaluate(client, tmp_path):
         bad = tmp_path / "bad.jsonl"
         bad.write_text("{not json\n")
         client.predict(session, handle_file(str(bad)), api_name="/annotations_import")
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) * 1024
+
+
+def test_plain_http_sessions_stay_small(app_server):
+    """Each POST /gradio_api/call/... is a new Gradio session, kept for up to 10,000
+    sessions. Gradio's own session snapshot of this page cost 560 KB each (168 MB per 300
+    calls); lean sessions keep it to tens of KB. The /run/ route answers in one POST."""
+    import httpx
+    body = {"data": ["The sky is [MASK].", EMBEDDED_PRESET, 3, ""]}
+    with httpx.Client(base_url=app_server.url.rstrip("/"), timeout=60) as http:
+        def call():
+            event_id = http.post("/gradio_api/call/predict", json=body).json()["event_id"]
+            with http.stream("GET", f"/gradio_api/call/predict/{event_id}") as stream:
+                assert "event: complete" in list(stream.iter_lines())
+
+        for _ in range(50):  # allocator and caches settle first
+            call()
+        before = rss_bytes(app_server.process.pid)
+        for _ in range(300):
+            call()
+        grown = rss_bytes(app_server.process.pid) - before
+        direct = http.post("/gradio_api/run/predict", json=body).raise_for_status().json()
+    print(f"\nRSS after 300 new plain-HTTP sessions: {grown / 2**20:+.1f} MB")
+    assert grown < 60 * 2**20
+    assert direct["data"][0]["masks"][0]["predictions"]
