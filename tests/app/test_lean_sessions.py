@@ -81,3 +81,31 @@ def test_install_is_idempotent_and_reversible():
     assert state_holder.SessionState.__init__ is not lean_sessions._lean_init
     assert lean_sessions.install()
     assert state_holder.SessionState.__init__ is lean_sessions._lean_init
+
+
+def test_a_missing_optional_module_is_looked_up_once(monkeypatch, tmp_path):
+    """Gradio imports matplotlib around every event; uninstalled, that searched sys.path
+    twice per request. Marked missing, the import fails at once and finds nothing."""
+    import importlib
+    import sys
+
+    from albert_demo.ui import missing_imports
+    name = "albert_demo_surely_not_installed"
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    searches = []
+    real_find_spec = importlib.machinery.PathFinder.find_spec
+
+    def counting_find_spec(fullname, *args, **kwargs):
+        if fullname == name:
+            searches.append(fullname)
+        return real_find_spec(fullname, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.machinery.PathFinder, "find_spec", counting_find_spec)
+    assert missing_imports.remember_missing((name,)) == [name]
+    before = len(searches)
+    for _ in range(3):
+        with pytest.raises(ImportError):
+            importlib.import_module(name)
+    assert len(searches) == before  # no further sys.path searches
+    assert missing_imports.remember_missing(("json",)) == []  # installed: left alone
+    monkeypatch.delitem(sys.modules, name)
