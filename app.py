@@ -91,7 +91,8 @@ def main(argv=None):
     predictions = PredictionService(cache, finetuned)
     annotations = AnnotationService(store, predictions)
     finetune = None if problem else FinetuneService(data_dir, models=cache, store=store,
-                                                    serving=activity)
+                                                    serving=activity,
+                                                    isolation=config.finetune_isolation)
     users, owners = read_users_file(args.users) if args.users else (None, frozenset())
     campaigns = None if problem else CampaignService(
         store, cache, owners=owners | config.campaign_owners)  # users file + env

@@ -71,6 +71,10 @@ class Settings:
     training_yield: float = 3.0
     # One run's estimated peak memory: a 16 GB Space shared with serving.
     finetune_memory_bytes: int = 4_000_000_000
+    # "process": each run in its own process at nice 19, so the OS hands serving the CPU
+    # within a scheduler tick and a run that runs out of memory ends alone; "thread":
+    # inside the server (the library's default; fine for one person on a laptop).
+    finetune_isolation: str = "process"
     # Campaigns: logins (Hugging Face usernames on a Space) that may create campaigns,
     # beside the users file's ':owner' lines; nobody named: anyone may.
     campaign_owners: frozenset = frozenset()
@@ -113,6 +117,8 @@ class Settings:
             training_yield=_number(env, "ALBERT_DEMO_TRAINING_YIELD", d.training_yield, float),
             finetune_memory_bytes=_number(env, "ALBERT_DEMO_FINETUNE_MEMORY_BYTES",
                                           d.finetune_memory_bytes),
+            finetune_isolation=("thread" if env.get("ALBERT_DEMO_FINETUNE_ISOLATION", "")
+                                .strip().lower() == "thread" else d.finetune_isolation),
             campaign_owners=_names(env.get("ALBERT_DEMO_CAMPAIGN_OWNERS")),
             concurrency=_number(env, "ALBERT_DEMO_CONCURRENCY", d.concurrency),
             space_id=(env.get("SPACE_ID") or "").strip() or None,

@@ -29,6 +29,7 @@ from albert_demo.errors import UserError
 from albert_demo.finetune.checkpoints import (check_free_space, checkpoint_step,
                                               latest_checkpoint, save_checkpoint)
 from albert_demo.finetune.data import FinetuneDataError, split_passages
+from albert_demo.finetune.isolation import SPAWN, run_in_process
 from albert_demo.finetune.manifest import (RUN_FILE, TEXTS_FILE, mark_run, read_run,
                                            read_texts, write_json)
 from albert_demo.finetune.memory import check_memory
@@ -65,12 +66,18 @@ class FinetuneJob:
     model cache's) tells the training when to yield the CPU to predictions."""
 
     def __init__(self, settings, passages, owner, data_dir, models=None, queue=None,
-                 serving=None, run_id=None, resume_from=None, resumed=None):
+                 serving=None, run_id=None, resume_from=None, resumed=None,
+                 isolation="thread", signals=None):
+        """isolation: "thread" trains in this process; "process" in a child process at
+        nice 19 (`isolation.py`). signals: the (cancel, keep) pair a child shares with its
+        parent's job."""
+        if isolation not in ("thread", "process"):
+            raise ValueError(f"isolation must be 'thread' or 'process', not {isolation!r}")
         self.settings = settings.checked()
         self.passages = [p for p in passages if p and p.strip()]
         self.train_texts, self.valid_texts = split_passages(
             self.passages, self.settings.validation_share, self.settings.seed)
-        self.owner = owner
+        self.owner, self.data_dir, self.isolation = owner, data_dir, isolation
         self.registry = FinetunedRegistry(data_dir)
         self.models = models
         self.queue = queue
@@ -81,12 +88,14 @@ class FinetuneJob:
         self.resume_from, self.resumed = resume_from, resumed
         self.step_offset = checkpoint_step(resume_from) if resume_from else 0
         self.progress = FinetuneProgress()
-        self._cancel = threading.Event()
-        self._keep = False
+        # Process-shared, so the same job object can hand them to a training process.
+        self._cancel, self._keep_flag = signals or (SPAWN.Event(), SPAWN.Value("b", 0))
         self._thread = None
+        self.process = None  # the training process, when isolation is "process"
 
     @classmethod
-    def resume(cls, run_dir, owner, data_dir, models=None, queue=None, serving=None):
+    def resume(cls, run_dir, owner, data_dir, models=None, queue=None, serving=None,
+               isolation="thread"):
         """A job that continues an interrupted run from its newest checkpoint (the Adam
         state starts afresh: checkpoints hold weights only)."""
         run_dir = Path(run_dir)
@@ -98,11 +107,15 @@ class FinetuneJob:
         settings = FinetuneSettings(**manifest["settings"])
         return cls(settings, read_texts(run_dir), owner, data_dir, models=models,
                    queue=queue, serving=serving, run_id=run_dir.name,
-                   resume_from=checkpoint, resumed=manifest)
+                   resume_from=checkpoint, resumed=manifest, isolation=isolation)
 
     @property
     def cancelled(self):
         return self._cancel.is_set()
+
+    @property
+    def _keep(self):
+        return bool(self._keep_flag.value)
 
     def start(self):
         self._thread = threading.Thread(target=self._run, name=f"finetune-{self.id}",
@@ -113,7 +126,7 @@ class FinetuneJob:
     def cancel(self, keep=False):
         """Stop within a step. `keep`: publish what was trained so far; otherwise the run
         publishes nothing and its checkpoints are deleted."""
-        self._keep = bool(keep)
+        self._keep_flag.value = int(bool(keep))
         self._cancel.set()
         self.progress.update(message="Cancelling…")
 
@@ -127,16 +140,26 @@ class FinetuneJob:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self):
-        lower_thread_priority()
         queue = self.queue or default_queue()
         if not queue.acquire(self):
             self.progress.update(status="cancelled", queue_position=None,
                                  message="Cancelled before it started.")
             return
         try:
+            if self.isolation == "process":
+                run_in_process(self)
+            else:
+                lower_thread_priority()
+                self.execute()
+        finally:
+            queue.release(self)
+
+    def execute(self):
+        """The run itself, reporting through `progress` (here, or in a training process)."""
+        try:
             self._train()
             mark_run(self.run_dir, self.progress.snapshot()["status"])
-        except Exception as error:  # the thread must report, never die silently
+        except Exception as error:  # the run must report, never die silently
             if isinstance(error, OSError) and error.errno == errno.ENOSPC:
                 message = ("The server's disk is full: a checkpoint or the fine-tuned preset "
                            "could not be written, so nothing was published. Free some space "
@@ -151,8 +174,6 @@ class FinetuneJob:
             self.progress.update(status="failed", error=message,
                                  message=f"Training failed: {message}")
             mark_run(self.run_dir, "failed")
-        finally:
-            queue.release(self)
 
     # -- the run --------------------------------------------------------------------
     def _base_preset(self):

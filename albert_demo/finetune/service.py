@@ -38,14 +38,16 @@ def _tokenizer(preset_folder):
 class FinetuneService:
     """models: the `ModelCache` that serves predictions (a published model joins it);
     store: the `AnnotationStore` or None; serving: the `ServingActivity` training yields
-    to (default: the cache's)."""
+    to (default: the cache's); isolation: where runs train, "thread" or "process" (the
+    server's setting, `Settings.finetune_isolation`)."""
 
     def __init__(self, data_dir, models=None, store=None, queue=None, sharing=None,
-                 extra_bases=(), serving=None):
+                 extra_bases=(), serving=None, isolation="thread"):
         self.registry = FinetunedRegistry(data_dir, sharing=sharing)
         self.extra_bases = list(extra_bases)  # e.g. a local preset folder in tests
         self.data_dir, self.models, self.store, self.queue = data_dir, models, store, queue
         self.serving = serving if serving is not None else getattr(models, "activity", None)
+        self.isolation = isolation
         self._jobs = {}
         self._lock = threading.Lock()
 
@@ -133,7 +135,8 @@ class FinetuneService:
                 raise FinetuneDataError("You already have a training running: cancel it or "
                                         "wait for it to finish.")
             job = FinetuneJob(settings, passages, session_id, self.data_dir,
-                              models=self.models, queue=self.queue, serving=self.serving)
+                              models=self.models, queue=self.queue, serving=self.serving,
+                              isolation=self.isolation)
             self._jobs[session_id] = job
         found = self.interrupted(session_id)
         if found is not None:  # a new run replaces the interrupted one: stop offering it
@@ -174,7 +177,7 @@ class FinetuneService:
                                         "wait for it to finish.")
             job = FinetuneJob.resume(found["run_dir"], session_id, self.data_dir,
                                      models=self.models, queue=self.queue,
-                                     serving=self.serving)
+                                     serving=self.serving, isolation=self.isolation)
             self._jobs[session_id] = job
         job.start()
         return self.status(session_id)
