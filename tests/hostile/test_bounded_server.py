@@ -223,6 +223,9 @@ def test_one_visitor_cannot_take_the_server_down(capped_app, tmp_path):
     assert app.process.poll() is None, "the server died"
     assert not loaded_errors, loaded_errors[:3]
     assert watch.peak < CAP
+    # The training runs in its own process at nice 19 (finetune/isolation.py): 1.7x here
+    # on 2 cores; inside the server's own XLA thread pool it was 6.2x.
+    assert p95(loaded) <= 2 * p95(idle)
     refused, shape = outcomes["attention"]
     assert len(refused) == 3 and all("at most" in m for m in refused)
     assert shape[:2] == [1, 1] and shape[2] > 500
