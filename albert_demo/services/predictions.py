@@ -11,6 +11,8 @@ from albert_demo.finetune.registry import PREFIX as FINETUNED_PREFIX
 from albert_demo.presets.registry import EMBEDDED_PRESET
 
 WARMUP_LENGTHS = (16, 32, 64, 128)
+# Salience compiles a program per (length bucket, steps): the buckets of what people type.
+SALIENCE_WARMUP_LENGTHS = (16, 32)
 
 
 def check_attention_size(shape):
@@ -39,6 +41,7 @@ class PredictionService:
         self.finetuned = finetuned
         self.default_preset = default_preset
         self.warm = threading.Event()
+        self.salience_warm = threading.Event()
 
     def preset_name(self, preset):
         return (text_or_none(preset, "preset") or self.default_preset).strip()
@@ -58,18 +61,30 @@ class PredictionService:
             return []
         return self.finetuned.names(session_id)
 
-    def warm_up(self, preset=None, lengths=WARMUP_LENGTHS):
-        """Load a preset and compile its forward for the common shapes (background)."""
+    def warm_up(self, preset=None, lengths=WARMUP_LENGTHS,
+                salience_lengths=SALIENCE_WARMUP_LENGTHS):
+        """Load a preset and compile its forward for the common shapes, then its salience
+        programs (integrated gradients and gradient x input) for short texts. Run in the
+        background: `warm` is set when predictions are compiled, `salience_warm` after."""
         try:
             self.model(preset).warmup(lengths=lengths, with_attention=(False, True))
         finally:
             self.warm.set()
+        try:
+            self.model(preset).compiled_salience.warmup(lengths=salience_lengths)
+        finally:
+            self.salience_warm.set()
 
     def engine_stats(self):
+        """Compilations so far (forward programs; salience separately), per preset."""
         loaded = self.cache.loaded()
-        traces = {name: self.cache.get(name).compiled.trace_count for name in loaded}
+        models = {name: self.cache.get(name) for name in loaded}
+        traces = {name: m.compiled.trace_count for name, m in models.items()}
+        salience = {name: m.compiled_salience.trace_count for name, m in models.items()}
         return {"traces": sum(traces.values()), "traces_per_preset": traces,
-                "loaded": loaded, "warm": self.warm.is_set()}
+                "salience_traces": sum(salience.values()),
+                "salience_traces_per_preset": salience, "loaded": loaded,
+                "warm": self.warm.is_set(), "salience_warm": self.salience_warm.is_set()}
 
     def predict(self, text, preset=None, top_k=5, session_id=None, progress=None):
         """The /predict JSON: independent top-k for every [MASK]."""

@@ -85,6 +85,25 @@ def test_no_compilation_after_warm_up(client):
     assert after["traces"] == before["traces"]
 
 
+def test_salience_is_compiled_at_start_for_short_texts(client):
+    """Integrated gradients and gradient x input for texts up to the 32-token bucket are
+    compiled by the warm-up; asking for them compiles nothing more."""
+    import time
+    deadline = time.monotonic() + 300
+    while not (before := client.predict(api_name="/engine_stats"))["salience_warm"]:
+        assert time.monotonic() < deadline, "salience warm-up did not finish in 300 s"
+        time.sleep(0.5)
+    assert before["salience_traces"] >= 4  # 2 buckets x (integrated gradients, gxi)
+    for n, text in enumerate(["The sky is [MASK].", " ".join(["word"] * 20) + " [MASK]."]):
+        for method in ("integrated_gradients", "gradient_x_input"):
+            result = client.predict(text, EMBEDDED_PRESET, 0, "", method,
+                                    api_name="/salience")
+            assert len(result["attributions"]) == len(result["tokens"])
+    after = client.predict(api_name="/engine_stats")
+    assert after["salience_traces"] == before["salience_traces"]
+    assert after["traces"] == before["traces"]
+
+
 def test_annotate_export_import_evaluate(client, tmp_path):
     session = "client-test-session"
     row = client.predict("The capital of France is [MASK].", EMBEDDED_PRESET, 0, "wrong",
