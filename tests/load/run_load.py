@@ -213,7 +213,10 @@ def main():
         if args.finetune:
             finetune_note = {"started": finetune_note, "at_end": finetune_final(url)}
         total = sum(len(v) for v in results.values())
-        summary = {"users": args.users, "seconds": args.seconds, "requests": total,
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        import common  # the machine's CPU and vector ISA go with every figure
+        summary = {"machine": common.machine(),
+                   "users": args.users, "seconds": args.seconds, "requests": total,
                    "errors": len(errors), "requests_per_s": total / args.seconds,
                    "finetune": finetune_note, "endpoints": {},
                    # where the 2 cores went: server (incl. fine-tune) vs load generator
