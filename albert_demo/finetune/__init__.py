@@ -3,8 +3,9 @@
 One job per module: `data` (uploads, no keras/jax), `settings` (what a person chooses),
 `memory` (the peak-memory estimate and budget), `queue` (how many train at once),
 `progress` (a run's live state), `manifest` (a run's files on disk), `checkpoints`,
-`probes`, `training` (batches and the per-step monitor), `job` (the training thread),
-`registry` (published models, per owner), `service` (what the tab calls). Everything is
+`probes`, `training` (batches and the per-step monitor), `job` (one run, in a thread),
+`isolation` (or in its own process), `registry` (published models, per owner), `service`
+(what the tab calls). Everything is
 imported lazily on first use.
 """
 
