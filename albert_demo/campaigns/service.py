@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+import time
 from typing import Any
 
 from sqlalchemy import delete, exists, func, insert, select, update
@@ -40,6 +41,9 @@ from albert_demo.engine.errors import InputError, whole_number
 from albert_demo.masks import MASK, fill_masks
 
 DEFAULT_LEASE_SECONDS = 600
+# `next` waits up to 100 x 20 ms for open items another transaction holds for a moment.
+LOCKED_RETRIES = 100
+LOCKED_RETRY_SECONDS = 0.02
 MAX_WORD = 100
 MAX_NOTE = 2000
 MAX_GUIDELINES = 10000
@@ -288,17 +292,23 @@ class CampaignService:
                 "lease_expires_at": lease_expires.isoformat(), "previous": previous,
                 "progress": self._summary(conn, campaign, annotator)["progress"]}
 
-    def _lease_open_item(self, conn, campaign, annotator, now):
-        """Lock an item this annotator may take, re-count under the lock, lease it."""
+    @staticmethod
+    def _open_items(campaign, annotator, now):
+        """Items this annotator may still take: too few judgments and leases, not theirs."""
         overlap = campaign["overlap"]
         active = (select(func.count()).select_from(L)
                   .where(L.c.item_id == I.c.id, L.c.expires_at > now).scalar_subquery())
         answered = exists().where(J.c.item_id == I.c.id, J.c.annotator == annotator.id)
+        return (select(I.c.id)
+                .where(I.c.campaign_id == campaign["id"], I.c.judged < overlap,
+                       ~answered, I.c.judged + active < overlap))
+
+    def _lease_open_item(self, conn, campaign, annotator, now):
+        """Lock an item this annotator may take, re-count under the lock, lease it."""
+        overlap = campaign["overlap"]
         passed_over: list[int] = []
         while True:
-            stmt = (select(I.c.id)
-                    .where(I.c.campaign_id == campaign["id"], I.c.judged < overlap,
-                           ~answered, I.c.judged + active < overlap)
+            stmt = (self._open_items(campaign, annotator, now)
                     .order_by(I.c.ordinal).limit(1).with_for_update(skip_locked=True))
             if passed_over:
                 stmt = stmt.where(I.c.id.not_in(passed_over))
@@ -322,6 +332,20 @@ class CampaignService:
     def next(self, annotator: Annotator, campaign_id) -> dict:
         """The item this annotator holds (renewed), else a newly leased one. ``item_id``
         is None when nothing is left for them."""
+        # SKIP LOCKED passes over items another transaction holds for a moment (someone
+        # answering or leasing them). Near the end those may be the only open items:
+        # "nothing left" then would stop this annotator for good while the item still
+        # needs them, so wait for the holder's commit (milliseconds) and look again.
+        for attempt in range(LOCKED_RETRIES + 1):
+            shown = self._next_once(annotator, campaign_id,
+                                    last_try=attempt == LOCKED_RETRIES)
+            if shown is not None:
+                return shown
+            time.sleep(LOCKED_RETRY_SECONDS)
+        raise AssertionError("unreachable: the last try always answers")
+
+    def _next_once(self, annotator, campaign_id, last_try):
+        """`next`'s answer, or None when open items exist but were all locked."""
         now = self.clock()
         with self._write() as conn:
             campaign = self._campaign(conn, campaign_id)
@@ -339,6 +363,9 @@ class CampaignService:
                 conn.execute(delete(L).where(L.c.campaign_id == campaign["id"],
                                              L.c.annotator == annotator.id))
                 item_id = self._lease_open_item(conn, campaign, annotator, now)
+            if item_id is None and not last_try and conn.execute(
+                    self._open_items(campaign, annotator, now).limit(1)).first():
+                return None  # open, but held by another transaction right now
             if item_id is None:
                 summary = self._summary(conn, campaign, annotator)
                 return {"campaign_id": campaign["id"], "item_id": None,

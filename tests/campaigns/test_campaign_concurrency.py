@@ -164,3 +164,25 @@ def test_kill_9_loses_no_acknowledged_judgment(service, db_url):
     assert judged == len(stored)  # counters and rows agree: no half-written answer
     # The queue carries on: the killed workers' leases expire, the items go to others.
     assert service.next(people(5)[4], campaign_id)["item_id"] is not None
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_an_item_locked_for_a_moment_is_not_reported_as_nothing_left(service, db_url):
+    """SKIP LOCKED passes over a row another transaction holds (someone answering or
+    leasing it). When that is the last open item, `next` must wait for the commit, not tell
+    the annotator "nothing left" (they would stop while the item still needs them: the
+    two-process test saw an item end with 2 of 3 judgments)."""
+    from sqlalchemy import create_engine, text
+    campaign_id = make_campaign(service, n_items=1, overlap=2)
+    item_id = service.next(people(1)[0], campaign_id)["item_id"]
+    holder = create_engine(db_url)
+    with holder.connect() as conn:
+        conn.execute(text("SELECT id FROM campaign_items WHERE id = :i FOR UPDATE"),
+                     {"i": item_id})
+        threading.Timer(0.3, conn.commit).start()  # the holder commits 0.3 s later
+        start = time.monotonic()
+        shown = service.next(people(2)[1], campaign_id)
+        waited = time.monotonic() - start
+    holder.dispose()
+    assert shown["item_id"] == item_id, shown
+    assert 0.2 < waited < 3
