@@ -15,6 +15,8 @@ shared float every `POLL_SECONDS`, so the child still yields to serving between 
 """
 
 import ctypes
+import dataclasses
+import importlib
 import logging
 import multiprocessing
 import os
@@ -73,19 +75,30 @@ def exit_text(code):
     return f"the training process exited with code {code} without a result"
 
 
-def run_in_process(job):
-    """Run `job` in a child process; returns when it has ended. Its outcome is in
-    `job.progress`, as if it had run in this thread."""
+def child_spec(job):
+    """What the training process needs to rebuild `job`, as plain data.
+
+    Plain data only: unpickling a class or a settings object in the child would import
+    keras and JAX there before it has lowered its priority (seconds of CPU at the server's
+    priority: most of what a starting fine-tune cost the other users)."""
     import jax
-    receive, send = SPAWN.Pipe(duplex=False)
-    last_request = SPAWN.Value("d", float("-inf"), lock=False)  # one writer: this loop
-    spec = {"job_class": type(job), "settings": job.settings, "passages": job.passages,
+    job_class = type(job)
+    return {"job_class": f"{job_class.__module__}:{job_class.__qualname__}",
+            "settings": dataclasses.asdict(job.settings), "passages": job.passages,
             "owner": job.owner, "data_dir": job.data_dir, "run_id": job.id,
             "resume_from": job.resume_from, "resumed": job.resumed,
             "app_settings": app_settings.current(),
             "compilation_cache": jax.config.jax_compilation_cache_dir}
+
+
+def run_in_process(job):
+    """Run `job` in a child process; returns when it has ended. Its outcome is in
+    `job.progress`, as if it had run in this thread."""
+    receive, send = SPAWN.Pipe(duplex=False)
+    last_request = SPAWN.Value("d", float("-inf"), lock=False)  # one writer: this loop
+    spec = child_spec(job)
     process = SPAWN.Process(target=_child_main, name=f"finetune-{job.id}", daemon=True,
-                              args=(spec, send, job._cancel, job._keep_flag, last_request))
+                            args=(spec, send, job._cancel, job._keep_flag, last_request))
     process.start()
     send.close()  # the child holds the only writer: its exit ends the pipe
     job.process = process
@@ -129,13 +142,16 @@ def _die_with_parent():
 
 def _child_main(spec, connection, cancel, keep, last_request):
     _die_with_parent()
-    os.nice(19)  # before JAX starts its threads: every one of them inherits it
+    os.nice(19)  # before any heavy import and before JAX starts its threads
     app_settings.use(spec["app_settings"])
+    from albert_demo.finetune.settings import FinetuneSettings
+    module, name = spec["job_class"].split(":")
+    job_class = getattr(importlib.import_module(module), name)
     if spec["compilation_cache"]:  # the server's compiled programs, shared on disk
         from albert_demo.engine import configure_compilation_cache
         configure_compilation_cache(spec["compilation_cache"])
-    job = spec["job_class"](
-        spec["settings"], spec["passages"], spec["owner"], spec["data_dir"],
+    job = job_class(
+        FinetuneSettings(**spec["settings"]), spec["passages"], spec["owner"], spec["data_dir"],
         serving=SharedActivity(last_request), run_id=spec["run_id"],
         resume_from=spec["resume_from"], resumed=spec["resumed"], signals=(cancel, keep))
     job.progress = ForwardingProgress(connection)

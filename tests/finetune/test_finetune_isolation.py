@@ -76,3 +76,23 @@ def test_exit_reasons_read_as_english(code, words):
 def test_isolation_must_be_named():
     with pytest.raises(ValueError, match="isolation"):
         FinetuneJob(fast_settings("x"), ["a b c"], "o", "/tmp", isolation="fork")
+
+
+def test_the_child_can_read_its_orders_without_importing_keras(tiny_preset, tmp_path):
+    """The spec is unpickled in the child before it lowers its priority: it must hold
+    plain data only (a class or a settings object would import keras and JAX at nice 0)."""
+    import io
+    import pickle
+
+    from albert_demo.finetune.isolation import child_spec
+    allowed = {"builtins", "pathlib", "albert_demo.settings", "copyreg", "collections"}
+
+    class PlainOnly(pickle.Unpickler):
+        def find_class(self, module, name):
+            assert module in allowed, f"{module}.{name} in the child's spec"
+            return super().find_class(module, name)
+
+    job = FinetuneJob(fast_settings(tiny_preset), domain_sentences(8), "alice", tmp_path)
+    spec = PlainOnly(io.BytesIO(pickle.dumps(child_spec(job)))).load()
+    assert spec["job_class"] == "albert_demo.finetune.job:FinetuneJob"
+    assert spec["settings"]["base_preset"] == tiny_preset
