@@ -1,16 +1,17 @@
 """One visitor cannot take a public server down: the app runs under a 6 GB address-space
 cap while 20 clients predict, and meanwhile someone sends the worst attention requests the
 server allows (and the one it must refuse), the largest fine-tune it accepts (and one it
-must refuse), a 300 MB upload and a storm of exports. The server stays up, its memory
-stays under the cap, no upload or export is left in the temporary folders, and once the
-attacks' first seconds are over the other clients' p95 (with the largest fine-tune
-training) stays within 2x of their p95 without the hostile load. The whole phase's ratio is
-printed, not asserted: 1.7-4.3x between runs, set by the attacks' start (issue 19).
+must refuse), a 300 MB upload and a storm of exports, from a process of their own (as from
+other machines). The server stays up, the other clients' p95 stays within 2x of their p95
+without the hostile load (over the whole attack, and once its start is over, with the
+largest fine-tune training), its memory stays under the cap, and no upload or export is
+left in the temporary folders.
 
 Figures are printed (run with -s to see them); the closing note of issue 19 quotes them.
 """
 
 import http.client
+import multiprocessing
 import shutil
 import statistics
 import threading
@@ -49,17 +50,22 @@ def p95(values):
     return values[int(0.95 * (len(values) - 1))]
 
 
-def predicting_clients(url, seconds, after=None):
+def predicting_clients(url, seconds, after=None, on_start=None):
     """CLIENTS people predicting for `seconds`, each pausing THINK_S between requests;
     -> (latencies, errors). `after` (a list): filled with the latencies of the requests
-    sent STEADY_AFTER_S or more after the timed window opened."""
+    sent STEADY_AFTER_S or more after the timed window opened. `on_start()` is called as
+    the timed window opens."""
     latencies, errors, lock = [], [], threading.Lock()
     window = {}
     # Everyone starts timing together, once connected: a client's first call (its own
     # session and event stream set up, 0.3-0.4 s when 20 connect at once) is not counted,
     # or it alone would set the p95 of a short phase.
-    ready = threading.Barrier(CLIENTS, action=lambda: window.update(
-        stop_at=time.monotonic() + seconds))
+    def open_window():
+        window.update(stop_at=time.monotonic() + seconds)
+        if on_start is not None:
+            on_start()
+
+    ready = threading.Barrier(CLIENTS, action=open_window)
 
     def one(index):
         client = make_client(url)
@@ -137,6 +143,69 @@ def leftovers(folder):
             if p.is_file()}
 
 
+def attack(url, port, corpus, go, results):
+    """Every attack at once, each attacker its own client (gradio_client's event stream is
+    not shared safely between threads). Runs in its own process: puts "ready", waits for
+    `go`, then puts the outcomes (and the attacks that raised, under "failed")."""
+    outcomes, failed = {}, []
+
+    def worst_attention():
+        hostile = make_client(url)
+        refused = []
+        for _ in range(3):
+            try:  # everything at ~508 tokens: refused before it is built
+                hostile.predict(LONGEST, EMBEDDED_PRESET, -1, -1, "hostile",
+                                api_name="/attention")
+            except AppError as error:
+                refused.append(str(error))
+            # the largest single map the server allows
+            shape = hostile.predict(LONGEST, EMBEDDED_PRESET, 5, 5, "hostile",
+                                    api_name="/attention")["shape"]
+        outcomes["attention"] = (refused, shape)
+
+    def fine_tunes():
+        hostile = make_client(url)
+        args = [handle_file(corpus), None, False, EMBEDDED_PRESET]
+        try:  # far over the memory budget: refused with the numbers
+            hostile.predict("hostile", *args, "too-big", 5, None, 5e-5, 256, 512, 0.15, 0.1,
+                            False, "", api_name="/finetune_start")
+            outcomes["huge_finetune"] = "accepted"
+        except AppError as error:
+            outcomes["huge_finetune"] = str(error)
+        hostile.predict("hostile", *args, "largest", 2000, None, 5e-5, 8, 128, 0.15, 0.1,
+                        False, "", api_name="/finetune_start")
+        time.sleep(PHASE_S / 2)
+        outcomes["finetune_status"] = hostile.predict("hostile", api_name="/finetune_status")
+
+    def upload():
+        outcomes["upload_status"] = post_huge_upload(port)
+
+    def export_storm():
+        def five_exports(_):  # each worker its own client, as separate visitors would be
+            client = make_client(url)
+            return [client.predict("hostile", "csv", "", "", "", "any", "", "",
+                                   api_name="/annotations_export") for _ in range(5)]
+
+        with ThreadPoolExecutor(4) as pool:
+            outcomes["exports"] = sum(len(paths) for paths in pool.map(five_exports, range(4)))
+
+    def guarded(run):
+        try:
+            run()
+        except Exception as error:  # reported to the test, which fails on any
+            failed.append(f"{run.__name__}: {type(error).__name__}: {error}"[:300])
+
+    results.put("ready")
+    go.wait()
+    threads = [threading.Thread(target=guarded, args=(f,)) for f in
+               (worst_attention, fine_tunes, upload, export_storm)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    results.put({**outcomes, "failed": failed})
+
+
 @pytest.fixture(scope="module")
 def capped_app(tmp_path_factory):
     if not shutil.which("prlimit"):
@@ -173,60 +242,24 @@ def test_one_visitor_cannot_take_the_server_down(capped_app, tmp_path):
     idle, idle_errors = predicting_clients(app.url, PHASE_S)
     assert not idle_errors, idle_errors[:3]
 
+    # The attackers run in a process of their own, as they would on other machines: in
+    # this one, their clients' work (building clients, parsing 3 MB attention replies,
+    # streaming the upload) took the GIL from the measured clients (a 0.66 s burst vs
+    # 0.24 s with the attackers apart).
+    context = multiprocessing.get_context("spawn")
+    go, results = context.Event(), context.Queue()
+    attacker = context.Process(target=attack, args=(app.url, app.port, str(corpus), go,
+                                                    results))
+    attacker.start()
+    assert results.get(timeout=120) == "ready"  # imports done before anything is timed
     watch = RssWatch(app.process.pid)
     watch.start()
-    outcomes = {}
-
-    # Each attacker its own client: gradio_client's event stream is not shared safely
-    # between threads (a shared one cancelled a call under load).
-    def worst_attention():
-        hostile = make_client(app.url)
-        refused = []
-        for _ in range(3):
-            try:  # everything at ~508 tokens: refused before it is built
-                hostile.predict(LONGEST, EMBEDDED_PRESET, -1, -1, "hostile",
-                                api_name="/attention")
-            except AppError as error:
-                refused.append(str(error))
-            # the largest single map the server allows
-            shape = hostile.predict(LONGEST, EMBEDDED_PRESET, 5, 5, "hostile",
-                                    api_name="/attention")["shape"]
-        outcomes["attention"] = (refused, shape)
-
-    def fine_tunes():
-        hostile = make_client(app.url)
-        args = [handle_file(str(corpus)), None, False, EMBEDDED_PRESET]
-        try:  # far over the memory budget: refused with the numbers
-            hostile.predict("hostile", *args, "too-big", 5, None, 5e-5, 256, 512, 0.15, 0.1,
-                            False, "", api_name="/finetune_start")
-            outcomes["huge_finetune"] = "accepted"
-        except AppError as error:
-            outcomes["huge_finetune"] = str(error)
-        hostile.predict("hostile", *args, "largest", 2000, None, 5e-5, 8, 128, 0.15, 0.1,
-                        False, "", api_name="/finetune_start")
-        time.sleep(PHASE_S / 2)
-        outcomes["finetune_status"] = hostile.predict("hostile", api_name="/finetune_status")
-
-    def upload():
-        outcomes["upload_status"] = post_huge_upload(app.port)
-
-    def export_storm():
-        def five_exports(_):  # each worker its own client, as separate visitors would be
-            client = make_client(app.url)
-            return [client.predict("hostile", "csv", "", "", "", "any", "", "",
-                                   api_name="/annotations_export") for _ in range(5)]
-
-        with ThreadPoolExecutor(4) as pool:
-            outcomes["exports"] = sum(len(paths) for paths in pool.map(five_exports, range(4)))
-
-    attackers = [threading.Thread(target=f) for f in (worst_attention, fine_tunes, upload,
-                                                       export_storm)]
-    for thread in attackers:
-        thread.start()
-    steady = []
-    loaded, loaded_errors = predicting_clients(app.url, PHASE_S, after=steady)
-    for thread in attackers:
-        thread.join(timeout=300)
+    steady = []  # the attacks start as the measured clients' window opens
+    loaded, loaded_errors = predicting_clients(app.url, PHASE_S, after=steady,
+                                               on_start=go.set)
+    outcomes = results.get(timeout=300)
+    attacker.join(timeout=60)
+    assert not outcomes.pop("failed"), outcomes
     try:
         hostile.predict("hostile", False, api_name="/finetune_cancel")
     except AppError:
@@ -243,10 +276,10 @@ def test_one_visitor_cannot_take_the_server_down(capped_app, tmp_path):
     assert app.process.poll() is None, "the server died"
     assert not loaded_errors, loaded_errors[:3]
     assert watch.peak < CAP
-    # The training runs in its own process at nice 19 (finetune/isolation.py): while it
-    # trains, others' p95 is at idle's (1.0-1.1x here; 6.2x when it shared the server's
-    # XLA thread pool). The issue's bound over the whole phase (2x) is not asserted: the
-    # attacks' first seconds together put it at 1.7-4.3x between runs (issue 19, open).
+    # The issue's bound, over the whole attack (0.98x and 1.02x in two runs here); and once
+    # the attacks' start is over, with the largest fine-tune training in its own process
+    # at nice 19 (0.88-0.92x; 6.2x when training shared the server's XLA thread pool).
+    assert p95(loaded) <= 2 * p95(idle)
     assert p95(steady) <= 2 * p95(idle)
     refused, shape = outcomes["attention"]
     assert len(refused) == 3 and all("at most" in m for m in refused)
