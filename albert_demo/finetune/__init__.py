@@ -5,8 +5,7 @@ One job per module: `data` (uploads, no keras/jax), `settings` (what a person ch
 `progress` (a run's live state), `manifest` (a run's files on disk), `checkpoints`,
 `probes`, `training` (batches and the per-step monitor), `job` (one run, in a thread),
 `isolation` (or in its own process), `registry` (published models, per owner), `service`
-(what the tab calls). Everything is
-imported lazily on first use.
+(what the tab calls). Everything is imported lazily on first use.
 """
 
 import importlib

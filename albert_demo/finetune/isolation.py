@@ -25,7 +25,7 @@ import time
 
 from albert_demo import settings as app_settings
 from albert_demo.finetune.manifest import mark_run
-from albert_demo.finetune.progress import FinetuneProgress
+from albert_demo.finetune.progress import FINISHED, FinetuneProgress
 
 log = logging.getLogger("albert_demo.finetune")
 
@@ -36,7 +36,6 @@ SPAWN = multiprocessing.get_context("spawn")
 POLL_SECONDS = 0.1
 # A cancelled run stops within a step; one that has not ended this long after is killed.
 CANCEL_GRACE_SECONDS = 120
-FINISHED = ("done", "cancelled", "failed")
 
 
 class SharedActivity:

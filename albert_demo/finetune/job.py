@@ -1,6 +1,6 @@
 """One fine-tuning run in a background thread (or a process it supervises, see
-`isolation.py`): queue -> load -> evaluate -> fit ->
-evaluate -> probes -> publish a preset and a zip. Progress is read with `snapshot()`.
+`isolation.py`): queue -> load -> evaluate -> fit -> evaluate -> probes -> publish a
+preset and a zip. Progress is read with `snapshot()`.
 
 Example:
 ```python
@@ -63,8 +63,9 @@ def lower_thread_priority(niceness=19):
 class FinetuneJob:
     """One training run in a thread, or in a child process the thread supervises. Its
     folder keeps a manifest and the texts beside atomic checkpoints (`manifest.py`), so a
-    run a restart interrupted can continue from its last checkpoint (`FinetuneJob.resume`). `serving` (a ServingActivity, default the
-    model cache's) tells the training when to yield the CPU to predictions."""
+    run a restart interrupted can continue from its last checkpoint
+    (`FinetuneJob.resume`). `serving` (a ServingActivity, default the model cache's) tells
+    the training when to yield the CPU to predictions."""
 
     def __init__(self, settings, passages, owner, data_dir, models=None, queue=None,
                  serving=None, run_id=None, resume_from=None, resumed=None,

@@ -13,6 +13,10 @@ import copy
 import threading
 import time
 
+# A run's statuses: still going, or ended (nothing more will be reported).
+ACTIVE = ("queued", "preparing", "evaluating", "training", "saving")
+FINISHED = ("done", "cancelled", "failed")
+
 
 class FinetuneProgress:
     """Thread-safe state of one job; `snapshot()` returns a plain dict copy."""

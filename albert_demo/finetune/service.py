@@ -23,10 +23,10 @@ from albert_demo.finetune.job import FinetuneJob
 from albert_demo.finetune.manifest import mark_run, read_run
 from albert_demo.finetune.memory import check_memory, read_config
 from albert_demo.finetune.probes import default_probes
+from albert_demo.finetune.progress import ACTIVE
 from albert_demo.finetune.registry import PREFIX, FinetunedRegistry
 from albert_demo.finetune.settings import FinetuneSettings
 
-ACTIVE = ("queued", "preparing", "evaluating", "training", "saving")
 
 
 @functools.lru_cache(maxsize=8)
