@@ -26,10 +26,9 @@ _original_components = state_holder.SessionState.components
 
 def _lean_init(self, blocks):
     # Gradio's fields, set as its constructor sets them (the test compares the two sets),
-    # except that the snapshot starts empty and lists what it would have held.
+    # except that the snapshot starts empty.
     self.blocks_config = copy(blocks.default_config)
-    self._snapshot_ids = tuple(k for k in self.blocks_config.blocks if k in blocks.blocks)
-    self._initial_blocks = blocks.default_config.blocks  # shared, never copied
+    self._page = blocks  # shared; what the snapshot would hold is derived from it on demand
     self.config_values = {}
     self.state_data = {}
     self._state_ttl = {}
@@ -41,16 +40,18 @@ def _lean_components(self):
     # Gradio's order: the page's blocks as they were at the start (rendered now, from the
     # same shared block objects, unless this session replaced them), then blocks the
     # session added later.
-    if not hasattr(self, "_snapshot_ids"):  # made before install(): already eager
+    if not hasattr(self, "_page"):  # made before install(): already eager
         yield from _original_components.fget(self)
         return
-    for key in self._snapshot_ids:
+    initial_blocks = self._page.default_config.blocks
+    initial = [k for k in initial_blocks if k in self._page.blocks]
+    for key in initial:
         if key not in self.config_values:
-            block = self._initial_blocks[key]
+            block = initial_blocks[key]
             self.config_values[key] = self.blocks_config.config_for_block(key, [], block)
         if self.config_values[key]:
             yield self.config_values[key]
-    initial = set(self._snapshot_ids)
+    initial = set(initial)
     for key, config in list(self.config_values.items()):
         if key not in initial and config:
             yield config

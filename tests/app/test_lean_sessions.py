@@ -42,7 +42,7 @@ def installed():
 
 def test_same_fields_as_gradios_own():
     eager, lean = sessions(small_page())
-    extra = {"_snapshot_ids", "_initial_blocks"}
+    extra = {"_page"}
     assert set(vars(eager)) == set(vars(lean)) - extra
 
 
