@@ -6,6 +6,7 @@ import time
 import pytest
 
 from tests.harness.app import ROOT, LaunchedApp, free_port  # noqa: F401 (re-exported)
+from tests.harness.app import wait_for_warm_up
 
 
 @pytest.fixture(scope="session")
@@ -38,12 +39,7 @@ def app_server(tmp_path_factory):
         client = Client(app.url, verbose=False)
         app.first_prediction = client.predict("The sky is [MASK].", api_name="/predict")
         app.cold_start_s = time.perf_counter() - app.started
-        deadline = time.monotonic() + 300
-        # Every warm-up compile done (salience's is the last): none competes with the
-        # browser tests for the two cores.
-        while not client.predict(api_name="/engine_stats")["salience_warm"]:
-            assert time.monotonic() < deadline, "warm-up did not finish in 300 s"
-            time.sleep(0.5)
+        wait_for_warm_up(client)  # nothing compiles beside the browser tests
         yield app
     finally:
         app.stop()

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.harness.app import LaunchedApp
+from tests.harness.app import LaunchedApp, wait_for_warm_up
 from tests.app.test_server import mixed_texts
 from tests.harness.loopback_client import make_client
 
@@ -64,10 +64,7 @@ def main():
         client = make_client(app.url)
         client.predict("The sky is [MASK].", api_name="/predict")
         print(f"cold start to first /predict: {time.perf_counter() - app.started:.1f} s")
-        while not client.predict(api_name="/engine_stats")["warm"]:
-            time.sleep(0.5)
-        while not client.predict(api_name="/engine_stats")["salience_warm"]:
-            time.sleep(0.5)  # measured once the last warm-up compile is done
+        wait_for_warm_up(client)  # measured once the last warm-up compile is done
         print(f"warm-up finished: {time.perf_counter() - app.started:.1f} s")
         texts = mixed_texts(args.requests, seed=1)
         if args.preset != "albert_tiny_en_uncased":  # load it and compile its buckets first

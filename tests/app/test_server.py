@@ -88,11 +88,8 @@ def test_no_compilation_after_warm_up(client):
 def test_salience_is_compiled_at_start_for_short_texts(client):
     """Integrated gradients and gradient x input for texts up to the 32-token bucket are
     compiled by the warm-up; asking for them compiles nothing more."""
-    import time
-    deadline = time.monotonic() + 300
-    while not (before := client.predict(api_name="/engine_stats"))["salience_warm"]:
-        assert time.monotonic() < deadline, "salience warm-up did not finish in 300 s"
-        time.sleep(0.5)
+    from tests.harness.app import wait_for_warm_up
+    before = wait_for_warm_up(client)
     assert before["salience_traces"] >= 4  # 2 buckets x (integrated gradients, gxi)
     for n, text in enumerate(["The sky is [MASK].", " ".join(["word"] * 20) + " [MASK]."]):
         for method in ("integrated_gradients", "gradient_x_input"):

@@ -17,6 +17,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_for_warm_up(client, timeout=300):
+    """Wait until the app has done every warm-up compile (the salience programs are the
+    last), so none competes with what is measured or tested next; -> its /engine_stats."""
+    deadline = time.monotonic() + timeout
+    while not (stats := client.predict(api_name="/engine_stats"))["salience_warm"]:
+        assert time.monotonic() < deadline, f"warm-up did not finish in {timeout} s"
+        time.sleep(0.5)
+    return stats
+
+
 class LaunchedApp:
     """`python app.py --port P` in its own process; `stop()` ends exactly that process."""
 

@@ -26,10 +26,10 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from albert_demo.presets.registry import EMBEDDED_PRESET
-from tests.harness.app import LaunchedApp
+from tests.harness.app import LaunchedApp, wait_for_warm_up
 from tests.harness.loopback_client import make_client
 
-# An attacker thread that fails would otherwise only warn: every attack must really run.
+# A helper thread (the RSS watch) that fails would otherwise only warn.
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 
 CAP = 6_000_000_000
@@ -219,12 +219,7 @@ def capped_app(tmp_path_factory):
                       prefix=["prlimit", f"--as={CAP}"])
     try:
         app.wait_until_serving()
-        client = make_client(app.url)
-        deadline = time.monotonic() + 300
-        # Idle is measured once every warm-up compile is done (salience's is the last).
-        while not client.predict(api_name="/engine_stats")["salience_warm"]:
-            assert time.monotonic() < deadline, "warm-up did not finish in 300 s"
-            time.sleep(0.5)
+        wait_for_warm_up(make_client(app.url))  # idle is measured with nothing compiling
         app.temp = temp
         yield app
     finally:
@@ -244,7 +239,7 @@ def test_one_visitor_cannot_take_the_server_down(capped_app, tmp_path):
     assert not idle_errors, idle_errors[:3]
 
     # The attackers run in a process of their own, as they would on other machines: in
-    # this one, their clients' work (building clients, parsing 3 MB attention replies,
+    # this one, their clients' work (building clients, parsing 259k-weight attention replies,
     # streaming the upload) took the GIL from the measured clients (a 0.66 s burst vs
     # 0.24 s with the attackers apart).
     context = multiprocessing.get_context("spawn")
