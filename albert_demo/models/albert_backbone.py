@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from albert_demo.models import accumulate
 from albert_demo.models.albert_layers import (
     PACKAGE, AlbertEmbeddings, AlbertEncoderLayer, kernel_init)
 from albert_demo.models.preset_mixin import PresetMixin
@@ -57,9 +58,9 @@ class AlbertBackbone(PresetMixin, keras.Model):
             AlbertEncoderLayer(hidden_dim, num_heads, intermediate_dim, dropout, dtype=dtype,
                                name=f"group_{g}_inner_layer_{i}")
             for g in range(num_groups) for i in range(num_inner_repetitions)]
-        self.pooler = keras.layers.Dense(hidden_dim, activation="tanh",
-                                         kernel_initializer=kernel_init(), dtype=dtype,
-                                         name="pooler")
+        self.pooler = accumulate.Dense(hidden_dim, activation="tanh",
+                                       kernel_initializer=kernel_init(), dtype=dtype,
+                                       name="pooler")
         self.embeddings.build()
         for layer in self.transformer_layers:
             layer.build()

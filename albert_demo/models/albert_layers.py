@@ -7,6 +7,8 @@ checkpoints map one to one, without reshapes, in `albert_demo.presets`.
 import keras
 from keras import ops
 
+from albert_demo.models import accumulate
+
 PACKAGE = "albert_demo"
 
 
@@ -39,8 +41,8 @@ class AlbertEmbeddings(keras.layers.Layer):
         self.layer_norm = keras.layers.LayerNormalization(epsilon=1e-12, dtype=policy,
                                                           name="layer_norm")
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=policy, name="dropout")
-        self.projection = keras.layers.Dense(hidden_dim, kernel_initializer=kernel_init(),
-                                             dtype=policy, name="projection")
+        self.projection = accumulate.Dense(hidden_dim, kernel_initializer=kernel_init(),
+                                           dtype=policy, name="projection")
 
     def build(self, input_shape=None):
         e = self.embedding_dim
@@ -94,10 +96,10 @@ class AlbertEncoderLayer(keras.layers.Layer):
         policy = self.dtype_policy
         self.attention_layer_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_epsilon, dtype=policy, name="attention_layer_norm")
-        self.ffn_intermediate = keras.layers.Dense(
+        self.ffn_intermediate = accumulate.Dense(
             intermediate_dim, activation=gelu_approximate, kernel_initializer=kernel_init(),
             dtype=policy, name="ffn_intermediate")
-        self.ffn_output = keras.layers.Dense(
+        self.ffn_output = accumulate.Dense(
             hidden_dim, kernel_initializer=kernel_init(), dtype=policy, name="ffn_output")
         self.ffn_layer_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_epsilon, dtype=policy, name="ffn_layer_norm")
@@ -135,23 +137,27 @@ class AlbertEncoderLayer(keras.layers.Layer):
             shape = ops.shape(key_mask)
             key_mask = ops.broadcast_to(key_mask[:, :, :1, :],
                                         (shape[0], 1, ops.shape(x)[1], shape[3]))
-        q = ops.einsum("bth,hnd->btnd", x, self.query_kernel) + self.query_bias
-        k = ops.einsum("bsh,hnd->bsnd", x_kv, self.key_kernel) + self.key_bias
-        v = ops.einsum("bsh,hnd->bsnd", x_kv, self.value_kernel) + self.value_bias
+        q = accumulate.einsum("bth,hnd->btnd", x, self.query_kernel) + self.query_bias
+        k = accumulate.einsum("bsh,hnd->bsnd", x_kv, self.key_kernel) + self.key_bias
+        v = accumulate.einsum("bsh,hnd->bsnd", x_kv, self.value_kernel) + self.value_bias
         scale = 1.0 / self.head_dim**0.5
         probs = None
-        if return_probs or (training and self.dropout > 0):
-            scores = ops.einsum("btnd,bsnd->bnts", q, k) * scale
+        # In bfloat16, the explicit products (accumulating in float32) instead of the fused
+        # kernel, whose probabilities x values product gives bfloat16 (slow on XLA:CPU).
+        if (return_probs or (training and self.dropout > 0)
+                or accumulate.accumulates_in_float32(q, k)):
+            scores = accumulate.einsum("btnd,bsnd->bnts", q, k) * scale
             # Masked keys get -1e9, as keras-hub; softmax in float32 whatever the
             # compute dtype (a no-op in float32 models).
             bias = ops.where(key_mask, 0.0, -1e9)
             probs = ops.softmax(ops.cast(scores, "float32") + bias, axis=-1)
-            context = ops.einsum("bnts,bsnd->btnd",
-                                 self.attention_dropout(ops.cast(probs, v.dtype),
-                                                        training=training), v)
+            context = accumulate.einsum(
+                "bnts,bsnd->btnd",
+                self.attention_dropout(ops.cast(probs, v.dtype), training=training), v)
         else:  # the fused kernel keras' own attention uses: same maths, no probs kept
             context = ops.dot_product_attention(q, k, v, mask=key_mask, scale=scale)
-        attended = ops.einsum("btnd,ndh->bth", context, self.output_kernel) + self.output_bias
+        attended = (accumulate.einsum("btnd,ndh->bth", context, self.output_kernel)
+                    + self.output_bias)
         x = self.attention_layer_norm(x + self.output_dropout(attended, training=training))
         ffn = self.ffn_output(self.ffn_intermediate(x))
         x = self.ffn_layer_norm(x + self.ffn_dropout(ffn, training=training))
@@ -174,9 +180,9 @@ class AlbertMaskedLMHead(keras.layers.Layer):
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.layer_norm_epsilon = layer_norm_epsilon
-        self.dense = keras.layers.Dense(embedding_dim, activation=gelu_approximate,
-                                        kernel_initializer=kernel_init(),
-                                        dtype=self.dtype_policy, name="dense")
+        self.dense = accumulate.Dense(embedding_dim, activation=gelu_approximate,
+                                      kernel_initializer=kernel_init(),
+                                      dtype=self.dtype_policy, name="dense")
         self.layer_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon,
                                                           dtype=self.dtype_policy,
                                                           name="layer_norm")
@@ -195,7 +201,7 @@ class AlbertMaskedLMHead(keras.layers.Layer):
             gathered = ops.take_along_axis(
                 gathered, ops.expand_dims(ops.cast(mask_positions, "int32"), -1), axis=1)
         x = self.layer_norm(self.dense(gathered))
-        logits = ops.matmul(x, ops.transpose(ops.cast(token_embeddings, x.dtype)))
+        logits = accumulate.matmul(x, ops.transpose(ops.cast(token_embeddings, x.dtype)))
         return logits + self.output_bias
 
     def get_config(self):

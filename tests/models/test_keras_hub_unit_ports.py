@@ -334,9 +334,11 @@ def with_weights_of(original, call, build_shape=None):
 def test_every_registered_class_round_trips(proto):
     """get_config -> from_config (and serialize -> deserialize) gives the same config and,
     with the same weights, the same outputs, for each class this package registers with
-    keras: the three layers, the backbone, the tokenizer, the preprocessor, the task."""
+    keras: the three layers and the Dense they use, the backbone, the tokenizer, the
+    preprocessor, the task."""
     from albert_demo.models.albert_layers import (
         PACKAGE, AlbertEmbeddings, AlbertEncoderLayer, AlbertMaskedLMHead)
+    from albert_demo.models import accumulate
     preprocessor, backbone, make = masked_lm_parts(proto)
     model = make()
     x = preprocessor(TRAIN)[0]
@@ -349,7 +351,10 @@ def test_every_registered_class_round_trips(proto):
     embeddings = AlbertEmbeddings(12, 2, 2, 5, name="embeddings")
     encoder = AlbertEncoderLayer(2, 2, 4, name="encoder")
     head = AlbertMaskedLMHead(12, 2, name="head")
+    # keras' Dense with float32 accumulation under bfloat16 (the rewritten product runs)
+    dense = accumulate.Dense(3, activation="gelu", dtype="mixed_bfloat16", name="dense")
     cases = [
+        (dense, with_weights_of(dense, lambda d: d(hidden), (None, None, 2))),
         (embeddings, with_weights_of(embeddings, lambda e: e(x["token_ids"],
                                                              x["segment_ids"]))),
         (encoder, with_weights_of(encoder, lambda e: e(hidden, key_mask)[0])),
