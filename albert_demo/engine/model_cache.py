@@ -30,7 +30,9 @@ class ModelCache:
     @staticmethod
     def _load(name, progress=None):
         from albert_demo import AlbertMaskedLM
-        return AlbertMaskedLM.from_preset(name, progress=progress)
+        dtype = settings.current().serving_dtype
+        extra = {} if dtype == "float32" else {"dtype": dtype}  # float32: the preset's own
+        return AlbertMaskedLM.from_preset(name, progress=progress, **extra)
 
     @staticmethod
     def size_of(predictor):

@@ -87,7 +87,8 @@ class PredictionService:
         return {"traces": sum(traces.values()), "traces_per_preset": traces,
                 "salience_traces": sum(salience.values()),
                 "salience_traces_per_preset": salience, "loaded": loaded,
-                "warm": self.warm.is_set(), "salience_warm": self.salience_warm.is_set()}
+                "warm": self.warm.is_set(), "salience_warm": self.salience_warm.is_set(),
+                "serving_dtype": settings.current().serving_dtype}
 
     def predict(self, text, preset=None, top_k=5, session_id=None, progress=None):
         """The /predict JSON: independent top-k for every [MASK]."""
