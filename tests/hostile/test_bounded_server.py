@@ -62,7 +62,8 @@ def predicting_clients(url, seconds, after=None, on_start=None, timeline=None):
     # session and event stream set up, 0.3-0.4 s when 20 connect at once) is not counted,
     # or it alone would set the p95 of a short phase.
     def open_window():
-        window.update(stop_at=time.monotonic() + seconds)
+        opened = time.monotonic()
+        window.update(opened=opened, stop_at=opened + seconds)
         if on_start is not None:
             on_start()
 
@@ -89,11 +90,10 @@ def predicting_clients(url, seconds, after=None, on_start=None, timeline=None):
                 continue
             with lock:
                 latencies.append(time.perf_counter() - start)
+                sent_at = began - window["opened"]
                 if timeline is not None:
-                    timeline.append((began - window["stop_at"] + seconds, latencies[-1],
-                                     index))
-                if after is not None and (began - window["stop_at"] + seconds
-                                          >= STEADY_AFTER_S):
+                    timeline.append((sent_at, latencies[-1], index))
+                if after is not None and sent_at >= STEADY_AFTER_S:
                     after.append(latencies[-1])
             time.sleep(THINK_S * pace.uniform(0.5, 1.5))
 
