@@ -9,9 +9,10 @@ the two. With float32 (or any other) inputs these are keras.ops' own matmul and 
 float32 model's program is unchanged.
 """
 
+import functools
+
 import keras
 from keras import ops
-
 
 
 def accumulates_in_float32(*operands):
@@ -20,19 +21,23 @@ def accumulates_in_float32(*operands):
         keras.backend.standardize_dtype(x.dtype) == "bfloat16" for x in operands)
 
 
+def _in_float32(product, a, b):
+    """jnp `product` of bfloat16 a and b, accumulated in float32, rounded to bfloat16."""
+    a, b = ops.convert_to_tensor(a), ops.convert_to_tensor(b)  # variables, autocast
+    return product(a, b, preferred_element_type="float32").astype(a.dtype)
+
+
 def einsum(equation, a, b):
     if accumulates_in_float32(a, b):
         import jax.numpy as jnp
-        a, b = ops.convert_to_tensor(a), ops.convert_to_tensor(b)  # variables, autocast
-        return jnp.einsum(equation, a, b, preferred_element_type="float32").astype(a.dtype)
+        return _in_float32(functools.partial(jnp.einsum, equation), a, b)
     return ops.einsum(equation, a, b)
 
 
 def matmul(a, b):
     if accumulates_in_float32(a, b):
         import jax.numpy as jnp
-        a, b = ops.convert_to_tensor(a), ops.convert_to_tensor(b)  # variables, autocast
-        return jnp.matmul(a, b, preferred_element_type="float32").astype(a.dtype)
+        return _in_float32(jnp.matmul, a, b)
     return ops.matmul(a, b)
 
 
