@@ -416,14 +416,14 @@ def report(summary):
     for label, _, r, p in peers:
         for batch, length in SHAPES:
             n = shape_name(batch, length)
-            if p + f"latency_{n}" in r and f"latency_{n}" in ours:
-                ratios[(label, f"latency_{n}")] = ours[f"latency_{n}"] / r[p + f"latency_{n}"]
-            if p + f"latency_{n}" in r and f"ranked_latency_{n}" in ours:
-                ratios[(label, f"latency_ranked_{n}")] = (
-                    ours[f"ranked_latency_{n}"] / r[p + f"latency_{n}"])
-            if p + f"latency_{n}" in r and f"bf16_ranked_latency_{n}" in ours:
-                ratios[(label, f"latency_bf16_opt_in_ranked_{n}")] = (
-                    ours[f"bf16_ranked_latency_{n}"] / r[p + f"latency_{n}"])
+            if p + f"latency_{n}" not in r:
+                continue
+            # (our result's prefix, the ratio line's name): full logits, the app's path,
+            # the app's path in opt-in bfloat16
+            for mine, line in (("", f"latency_{n}"), ("ranked_", f"latency_ranked_{n}"),
+                               ("bf16_ranked_", f"latency_bf16_opt_in_ranked_{n}")):
+                if f"{mine}latency_{n}" in ours:
+                    ratios[(label, line)] = ours[f"{mine}latency_{n}"] / r[p + f"latency_{n}"]
     for name in common.E2E_TEXTS:
         if f"e2e_latency_{name}" in ours and f"e2e_latency_{name}" in kh:
             ratios[("keras-hub", f"e2e_typed_text_latency_{name}")] = (
