@@ -92,8 +92,8 @@ class Settings:
     # Serving.
     concurrency: int = 4                      # requests run at once per event
     # "mixed_bfloat16" (opt-in): the encoder's products in bfloat16 with float32
-    # accumulation, 1.5-1.8x faster on a CPU with AVX-512 BF16; top-1 agrees with float32
-    # on 99.2% of the held-out sample (tests/models/test_mixed_precision.py).
+    # accumulation, 1.35-1.8x faster on the base config here (AVX-512 BF16); top-1 agrees
+    # with float32 on 99.2% of the held-out sample (tests/models/test_mixed_precision.py).
     serving_dtype: str = "float32"
     space_id: str | None = None               # set on a Hugging Face Space (SPACE_ID)
     public: bool = False
