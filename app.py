@@ -102,7 +102,10 @@ def main(argv=None):
                         explanations=ExplanationService(predictions))
     threading.Thread(target=predictions.warm_up, name="warm-up", daemon=True).start()
     demo = build_demo(context)
-    demo.queue(default_concurrency_limit=args.concurrency or config.concurrency)
+    # Queue positions reach waiting browsers once a second, not at every start (Gradio's
+    # "auto" sends each waiting request a message whenever any request starts).
+    demo.queue(default_concurrency_limit=args.concurrency or config.concurrency,
+               status_update_rate=config.queue_status_rate())
     # Gradio writes an upload to disk before any handler runs: refuse anything larger
     # than the largest upload a feature accepts at the route itself.
     # Downloads (exports, fine-tuned zips) are made in the data folder, which on a Space is
