@@ -29,7 +29,9 @@ def _number(environ, name, default, kind=int):
 
 def _queue_status_seconds(environ, default):
     seconds = _number(environ, "ALBERT_DEMO_QUEUE_STATUS_SECONDS", default, float)
-    return seconds if 0 <= seconds <= 60 else default  # also refuses nan and inf
+    # 0 ("auto"), or a period a broadcast to every waiting request can afford; the
+    # comparisons also refuse nan and inf.
+    return seconds if seconds == 0 or 0.1 <= seconds <= 60 else default
 
 
 def _flag(environ, name, default):

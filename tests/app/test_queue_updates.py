@@ -80,6 +80,6 @@ def test_queue_status_period_setting():
     # 0 asks for Gradio's own behaviour; nonsense and negatives keep the default.
     assert settings.Settings.from_env(
         {"ALBERT_DEMO_QUEUE_STATUS_SECONDS": "0"}).queue_status_rate() == "auto"
-    for nonsense in ("-3", "soon", "nan", "inf"):
+    for nonsense in ("-3", "soon", "nan", "inf", "0.001", "3600"):
         assert settings.Settings.from_env(
             {"ALBERT_DEMO_QUEUE_STATUS_SECONDS": nonsense}).queue_status_rate() == 1.0
