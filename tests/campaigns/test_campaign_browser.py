@@ -9,6 +9,7 @@ from albert_demo.presets.registry import EMBEDDED_PRESET
 from tests.harness.app import LaunchedApp
 from tests.harness.browser import BROWSER_MARKS, SHOTS, open_page
 
+BOXES = ".campaign-options input[type=checkbox]"  # the current item's candidates
 SENTENCES = "\n".join(f"Sentence number {n} is about the [MASK]." for n in range(7)) + "\n"
 
 pytestmark = BROWSER_MARKS
@@ -60,7 +61,7 @@ def test_five_items_with_the_keyboard_only(app):
 
         page.keyboard.press("1")
         page.keyboard.press("3")
-        checked = page.locator(".campaign-options input[type=checkbox]:checked")
+        checked = page.locator(f"{BOXES}:checked")
         assert checked.count() == 2
         page.screenshot(path=str(SHOTS / "campaign-queue.png"), full_page=True)
         press("Enter", "yours 1")
@@ -69,16 +70,14 @@ def test_five_items_with_the_keyboard_only(app):
             # pressed in between ticks a box that is about to be replaced (seen once in CI).
             page.wait_for_function(
                 "() => document.querySelector('#campaign-sentence').innerText.includes("
-                f"'number {n - 1}') && document.querySelectorAll('.campaign-options "
-                "input[type=checkbox]').length > 1 && !document.querySelector("
-                "'.campaign-options input[type=checkbox]:checked')")
+                f"'number {n - 1}') && document.querySelectorAll('{BOXES}').length > 1 "
+                f"&& !document.querySelector('{BOXES}:checked')")
             page.keyboard.press("2")
-            page.wait_for_function("() => document.querySelectorAll("
-                                   "'.campaign-options input[type=checkbox]:checked')"
-                                   ".length === 1")
+            page.wait_for_function(
+                f"() => document.querySelectorAll('{BOXES}:checked').length === 1")
             press("Enter", f"yours {n}")
         press("u", "yours 3")  # the fourth answer comes back, its box ticked again
-        assert page.locator(".campaign-options input[type=checkbox]:checked").count() == 1
+        assert page.locator(f"{BOXES}:checked").count() == 1
         page.keyboard.press("2")  # untick: none fits
         page.keyboard.press("1")
         press("Enter", "yours 4")
