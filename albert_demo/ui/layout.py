@@ -12,7 +12,6 @@ from pathlib import Path
 import gradio as gr
 
 from albert_demo.presets.registry import EMBEDDED_PRESET
-from albert_demo.ui import lean_sessions, missing_imports
 from albert_demo.ui.annotations_tab import build_annotations_tab
 from albert_demo.ui.attention_tab import build_attention_tab
 from albert_demo.ui.campaigns_tab import add_campaign_api, build_campaigns_tab
@@ -104,8 +103,6 @@ def add_api(predictions, annotations):
 def build_demo(context, title="ALBERT masked-LM demo"):
     """context: a `UIContext` with the services; its page parts are filled in here."""
     predictions = context.predictions
-    lean_sessions.install()  # every plain-HTTP call is a new session: keep sessions cheap
-    missing_imports.remember_missing()  # Gradio tries `import matplotlib` on every request
     if context.explanations is None:
         from albert_demo.services import ExplanationService
         context.explanations = ExplanationService(predictions)

@@ -177,7 +177,7 @@ def build_predict_tab(context, page=None):
                                  label="Preset", allow_custom_value=True,
                                  info=official_preset_note() + " Or type hf://owner/repo.")
             top_k = gr.Number(5, precision=0, label="Top-k per [MASK]",
-                              info=f"1 to {Limits.from_env().max_top_k}", elem_id="top-k")
+                              info=f"1 to {Limits.from_settings().max_top_k}", elem_id="top-k")
             mode = gr.Radio(MODES, value="independent", label="How to fill several [MASK]",
                             elem_id="fill-mode")
             candidates = gr.Textbox(label="Candidate words (optional, comma-separated)",
@@ -233,7 +233,7 @@ def build_predict_tab(context, page=None):
 
     @user_errors
     def _analyse(text, preset, top_k, mode, candidates, session_id, progress):
-        top_k = checked_top_k(top_k, Limits.from_env())
+        top_k = checked_top_k(top_k, Limits.from_settings())
         found = predictions.analyse(normalise_masks(text or ""), preset, top_k, mode,
                                     candidates, session_id=session_id, progress=progress)
         found["id"] = uuid.uuid4().hex
@@ -271,7 +271,7 @@ def build_predict_tab(context, page=None):
         known = set(all_presets()) | set(predictions.finetuned_names(session_id))
         default = permalinks.View(preset=predictions.default_preset)
         view, message = permalinks.decode(params, known | {default.preset},
-                                          Limits.from_env(), default)
+                                          Limits.from_settings(), default)
         out = shown(view.text, view.preset, view.top_k, view.mode, "", session_id,
                     message=message or "")
         if out[0] is not None:
