@@ -27,7 +27,7 @@ def without_server_paths(state):
     return state
 
 
-def build_finetune_tab(context):
+def build_finetune_tab(context, to_compare=None):
     service, session = context.finetune, context.session
     limit_mb = max_upload_bytes() / 1e6
 
@@ -94,7 +94,6 @@ def build_finetune_tab(context):
                                elem_id="finetune-probe-table")
     download = gr.File(label="Download the preset (zip, loads in keras-hub)",
                        elem_id="finetune-download")
-    to_compare = getattr(context, "compare", None)  # the Compare tab, when there is one
     compare = gr.Button("Compare with the base model", elem_id="finetune-compare",
                         visible=to_compare is not None)
     timer = gr.Timer(1.0, active=False)

@@ -100,6 +100,16 @@ def add_api(predictions, annotations):
     gr.api(attention, api_name="attention", concurrency_limit=2)
 
 
+def optional_tab(label, tab_id, service, build, turned_off):
+    """A tab built by `build()` when its service exists, or one that says it is turned off
+    (the server cannot save data). Returns (the tab, what `build` returned or None)."""
+    with gr.Tab(label, id=tab_id) as tab:
+        if service is None:
+            gr.Markdown(turned_off)
+            return tab, None
+        return tab, build()
+
+
 def build_demo(context, title="ALBERT masked-LM demo"):
     """context: a `UIContext` with the services; its page parts are filled in here."""
     predictions = context.predictions
@@ -112,37 +122,34 @@ def build_demo(context, title="ALBERT masked-LM demo"):
         context.session = gr.BrowserState(None, storage_key="albert_demo_session",
                                           secret=browser_secret(context.data_dir))
         session = context.session
+        # What several tabs share is made here, before any tab, so no tab depends on the
+        # order the others are built in: the last prediction, with its attention maps.
+        context.analysis = gr.State(None)
         gr.Markdown(INTRO)
         with gr.Tabs() as context.tabs:
             with gr.Tab("Predict", id="predict"):
-                after_predict = build_predict_tab(context)
+                after_predict, preset_dropdown = build_predict_tab(context)
             with gr.Tab("Attention", id="attention"):
                 build_attention_tab(context, after_predict)
                 build_salience_view(context, after_predict)
             with gr.Tab("Compare", id="compare"):
-                compare_choices = build_compare_tab(context)
-            with gr.Tab("Annotations", id="annotations") as annotations_tab:
-                if context.store is not None:
-                    refresh_annotations = build_annotations_tab(context)
-                    # Rows saved elsewhere (the Predict tab's form, the API) show on opening.
-                    annotations_tab.select(**refresh_annotations, api_name="annotations_on_open",
-                                           api_visibility="private")
-                else:
-                    refresh_annotations = None
-                    gr.Markdown("Annotations are turned off on this server.")
-            campaigns_on_load = None
-            with gr.Tab("Campaigns", id="campaigns"):
-                if context.campaigns is not None:
-                    campaigns_on_load = build_campaigns_tab(context)
-                else:
-                    gr.Markdown("Campaigns are turned off: the server cannot save data.")
-            refresh_finetune = None
-            with gr.Tab("Fine-tune", id="finetune"):
-                if context.finetune is not None:
-                    refresh_finetune = build_finetune_tab(context)
-                else:
-                    gr.Markdown("Fine-tuning is turned off: the server's data folder is not "
-                                "writable.")
+                compare_choices, to_compare = build_compare_tab(context)
+            annotations_tab, refresh_annotations = optional_tab(
+                "Annotations", "annotations", context.store,
+                lambda: build_annotations_tab(context),
+                "Annotations are turned off on this server.")
+            if refresh_annotations:
+                # Rows saved elsewhere (the Predict tab's form, the API) show on opening.
+                annotations_tab.select(**refresh_annotations, api_name="annotations_on_open",
+                                       api_visibility="private")
+            _, campaigns_on_load = optional_tab(
+                "Campaigns", "campaigns", context.campaigns,
+                lambda: build_campaigns_tab(context),
+                "Campaigns are turned off: the server cannot save data.")
+            _, refresh_finetune = optional_tab(
+                "Fine-tune", "finetune", context.finetune,
+                lambda: build_finetune_tab(context, to_compare),
+                "Fine-tuning is turned off: the server's data folder is not writable.")
         add_api(predictions, context.annotations)
         add_explanation_api(context.explanations)
         if context.campaigns is not None:
@@ -151,7 +158,7 @@ def build_demo(context, title="ALBERT masked-LM demo"):
                          api_visibility="private")
         # The person's own fine-tuned models join the preset dropdown.
         load.then(lambda s: gr.Dropdown(choices=preset_choices(predictions.finetuned_names(s))),
-                  [session], [context.presets], api_name="preset_choices",
+                  [session], [preset_dropdown], api_name="preset_choices",
                   api_visibility="private")
         load.then(**compare_choices, api_name="compare_choices", api_visibility="private")
         if refresh_annotations:

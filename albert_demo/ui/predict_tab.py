@@ -1,7 +1,8 @@
 """Predict tab: text with [MASK] in, ranked guesses out; the annotation form below them.
 
-The last prediction (with its attention maps) is kept in `context.analysis`, so the
-Attention tab and the annotation form use it without running the model again.
+The last prediction (with its attention maps) is kept in `context.analysis` (a `gr.State`
+the page builds before the tabs), so the Attention tab and the annotation form use it
+without running the model again.
 
 What is on screen always belongs to the text in the box: the page opens predicted (from a
 permalink's values, or the defaults), an example or a mode change predicts again, editing
@@ -155,7 +156,8 @@ def checked_top_k(top_k, limits):
 def build_predict_tab(context, page=None):
     """page: the `gr.Blocks` being built (default: the one this is called inside); its
     load event predicts the link's (or the default) sentence. Returns the events after
-    which a new prediction is on screen."""
+    which a new prediction is on screen, and the preset dropdown (the page puts the
+    person's own fine-tuned models in it)."""
     predictions, annotations = context.predictions, context.annotations
     page = page or Context.root_block
     with gr.Row():
@@ -214,9 +216,7 @@ def build_predict_tab(context, page=None):
         save = gr.Button("Save annotation", elem_id="save-annotation")
         saved = gr.Markdown(elem_id="annotate-saved")
 
-    analysis = gr.State(None)
-    context.analysis = analysis
-    context.presets = preset
+    analysis = context.analysis
     results = [analysis, notice, mode_note, filled, chart, scores, raw, mask_pick, verdict,
                correct, tag, note, form_for, saved, shown_for]
 
@@ -336,4 +336,4 @@ def build_predict_tab(context, page=None):
                      queue=False)
     save.click(save_annotation, [context.session, analysis, form_for, mask_pick, verdict,
                                  correct, tag, note], [saved], api_name="save_annotation")
-    return events
+    return events, preset

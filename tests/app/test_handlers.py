@@ -272,6 +272,28 @@ def test_building_the_page_patches_nothing(services, tmp_path, monkeypatch):
             lean_sessions.install()
 
 
+def test_tabs_write_nothing_into_the_shared_context(services, tmp_path):
+    """What tabs share is made by the page before any tab; a tab that offers something to
+    another returns it, so the order tabs are built in is no hidden contract."""
+    from pathlib import Path
+
+    from albert_demo.ui.context import UIContext
+    from albert_demo.ui.layout import build_demo
+    writes = []
+
+    class Watched(UIContext):
+        def __setattr__(self, name, value):
+            writes.append((name, Path(sys._getframe(1).f_code.co_filename).name))
+            super().__setattr__(name, value)
+
+    context = Watched(services.predictions, services.annotations, services.evaluation,
+                      tmp_path)
+    writes.clear()
+    build_demo(context)
+    assert {writer for _, writer in writes} == {"layout.py"}, writes
+    assert {"session", "analysis", "tabs"} <= {name for name, _ in writes}
+
+
 def test_cli_prints_the_predict_json_without_gradio(services):
     code = ("import sys; from albert_demo.cli import main; rc = main(['predict', "
             "'The sky is [MASK].', '--top-k', '4']); assert 'gradio' not in sys.modules; "
