@@ -35,3 +35,16 @@ def settings_read_again(monkeypatch):
     settings.reset()
     yield
     settings.reset()
+
+
+def pytest_collection_modifyitems(config, items):
+    """`slow` tests stay out unless a mark expression names them: pytest.ini's
+    `-m "not slow"` is replaced by any `-m` given on the command line, and the fast loop
+    (`-m "not system"`) should not bring them back. `-m ""` still runs everything."""
+    expression = config.option.markexpr
+    if not expression or "slow" in expression:
+        return
+    kept = [item for item in items if item.get_closest_marker("slow") is None]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept

@@ -59,6 +59,7 @@ def join_and_count(base, session, requests):
     return estimations, ranks, time.monotonic() - started
 
 
+@pytest.mark.system
 def test_waiting_requests_get_periodic_updates(app_server):
     base = app_server.url.rstrip("/")
     estimations, ranks, seconds = join_and_count(base, "queue-updates-test", REQUESTS)

@@ -27,6 +27,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 
 BROWSER_MARKS = [
     pytest.mark.browser,
+    pytest.mark.system,
     pytest.mark.skipif(not Path(CHROMIUM).exists(),
                        reason=f"{CHROMIUM} is missing: install Debian's chromium "
                               "(apt-get install -y chromium) to run the browser tests"),
