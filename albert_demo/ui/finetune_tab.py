@@ -28,6 +28,10 @@ def without_server_paths(state):
 
 
 def build_finetune_tab(context, to_compare=None):
+    """The Fine-tune tab; `to_compare` (from the Compare tab, if any) lets a finished run
+    open there. Returns the page-load refresh. Long on purpose: Gradio wires each handler
+    to components made in the same `with` blocks, so layout and thin handlers stay
+    together; the work is in the services."""
     service, session = context.finetune, context.session
     limit_mb = max_upload_bytes() / 1e6
 

@@ -157,7 +157,9 @@ def build_predict_tab(context, page=None):
     """page: the `gr.Blocks` being built (default: the one this is called inside); its
     load event predicts the link's (or the default) sentence. Returns the events after
     which a new prediction is on screen, and the preset dropdown (the page puts the
-    person's own fine-tuned models in it)."""
+    person's own fine-tuned models in it). Long on purpose: Gradio wires each handler to
+    components made in the same `with` blocks, so layout and thin handlers stay together;
+    the work is in the services."""
     predictions, annotations = context.predictions, context.annotations
     page = page or Context.root_block
     with gr.Row():
