@@ -134,22 +134,28 @@ def build_demo(context, title="ALBERT masked-LM demo"):
                 build_salience_view(context, after_predict)
             with gr.Tab("Compare", id="compare"):
                 compare_choices, to_compare = build_compare_tab(context)
-            annotations_tab, refresh_annotations = optional_tab(
-                "Annotations", "annotations", context.store,
-                lambda: build_annotations_tab(context),
-                "Annotations are turned off on this server.")
-            if refresh_annotations:
+            # Tabs that need the data folder: (label and id, service, builder, when off).
+            saving_tabs = {
+                "annotations": ("Annotations", context.store,
+                                lambda: build_annotations_tab(context),
+                                "Annotations are turned off on this server."),
+                "campaigns": ("Campaigns", context.campaigns,
+                              lambda: build_campaigns_tab(context),
+                              "Campaigns are turned off: the server cannot save data."),
+                "finetune": ("Fine-tune", context.finetune,
+                             lambda: build_finetune_tab(context, to_compare),
+                             "Fine-tuning is turned off: the server's data folder is not "
+                             "writable."),
+            }
+            tabs, on_load = {}, {}
+            for tab_id, (label, service, build, turned_off) in saving_tabs.items():
+                tabs[tab_id], on_load[tab_id] = optional_tab(label, tab_id, service, build,
+                                                             turned_off)
+            if on_load["annotations"]:
                 # Rows saved elsewhere (the Predict tab's form, the API) show on opening.
-                annotations_tab.select(**refresh_annotations, api_name="annotations_on_open",
-                                       api_visibility="private")
-            _, campaigns_on_load = optional_tab(
-                "Campaigns", "campaigns", context.campaigns,
-                lambda: build_campaigns_tab(context),
-                "Campaigns are turned off: the server cannot save data.")
-            _, refresh_finetune = optional_tab(
-                "Fine-tune", "finetune", context.finetune,
-                lambda: build_finetune_tab(context, to_compare),
-                "Fine-tuning is turned off: the server's data folder is not writable.")
+                tabs["annotations"].select(**on_load["annotations"],
+                                           api_name="annotations_on_open",
+                                           api_visibility="private")
         add_api(predictions, context.annotations)
         add_explanation_api(context.explanations)
         if context.campaigns is not None:
@@ -161,13 +167,8 @@ def build_demo(context, title="ALBERT masked-LM demo"):
                   [session], [preset_dropdown], api_name="preset_choices",
                   api_visibility="private")
         load.then(**compare_choices, api_name="compare_choices", api_visibility="private")
-        if refresh_annotations:
-            load.then(**refresh_annotations, api_name="annotations_on_load",
-                      api_visibility="private")
-        if refresh_finetune:
-            load.then(**refresh_finetune, api_name="finetune_on_load",
-                      api_visibility="private")
-        if campaigns_on_load:
-            load.then(**campaigns_on_load, api_name="campaigns_on_load",
-                      api_visibility="private")
+        for tab_id in ("annotations", "finetune", "campaigns"):  # each tab's own refresh
+            if on_load[tab_id]:
+                load.then(**on_load[tab_id], api_name=f"{tab_id}_on_load",
+                          api_visibility="private")
     return demo
