@@ -20,8 +20,10 @@ import pytest
 from tests.harness.app import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
+# One temporary folder per user, the same every run (no new folder per run).
 SHOTS = Path(os.environ.get("ALBERT_DEMO_SCREENSHOTS")
-             or tempfile.mkdtemp(prefix="albert-demo-screenshots-")).resolve()
+             or Path(tempfile.gettempdir()) / f"albert-demo-screenshots-{os.getuid()}").resolve()
+SHOTS.mkdir(parents=True, exist_ok=True)
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
