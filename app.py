@@ -52,6 +52,15 @@ def max_upload_bytes(config, store):
     return max(config.max_upload_bytes, store.import_limit_bytes if store else 0)
 
 
+def patch_gradio():
+    """What this server changes in Gradio's process-wide behaviour, in one place: run by
+    `main()` only, so building the page (a notebook, a test) patches nothing."""
+    from albert_demo.ui import lean_sessions, missing_imports
+
+    lean_sessions.install()  # every plain-HTTP call is a new session: keep sessions cheap
+    missing_imports.remember_missing()  # Gradio tries `import matplotlib` on every request
+
+
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -59,7 +68,10 @@ def main(argv=None):
     from albert_demo.spaces.storage import use_space_storage
 
     use_space_storage()  # on a Space: /data/albert_demo if persistent storage is mounted
-    config = settings.Settings.from_env()
+    try:
+        config = settings.Settings.from_env()
+    except settings.SettingError as error:  # one rule: a value we cannot use stops here
+        raise SystemExit(f"Cannot start: {error}") from None
     data_dir = config.data_dir
     problem = writable_problem(data_dir)
     if problem:  # serve predictions anyway; saving features are switched off, said once
@@ -101,6 +113,7 @@ def main(argv=None):
                         data_dir=data_dir, finetune=finetune, campaigns=campaigns,
                         explanations=ExplanationService(predictions))
     threading.Thread(target=predictions.warm_up, name="warm-up", daemon=True).start()
+    patch_gradio()
     demo = build_demo(context)
     # Queue positions reach waiting browsers once a second, not at every start (Gradio's
     # "auto" sends each waiting request a message whenever any request starts).

@@ -1,10 +1,12 @@
 """Every setting the server reads from its environment, in one place.
 
 `Settings.from_env()` parses the variables once, with their defaults and the reason for
-each bound. Modules read the settings in force with `current()`: the object `app.py`
-installed with `use(...)` (a public server tightens some policies there, without writing
-to `os.environ`), or, when nothing was installed (the library, the tests), a fresh read of
-the environment, so a changed variable takes effect at once.
+each bound. One rule for every variable: unset or blank means the default, and a value
+that cannot be used raises `SettingError` naming the variable, the value and what is
+accepted (`app.py` stops there, at start). Modules read the settings in force with
+`current()`: the object `app.py` installed with `use(...)` (a public server tightens some
+policies there, without writing to `os.environ`), or, when nothing was installed (the
+library, the tests), the environment as read at the first call; `reset()` reads it again.
 
     from albert_demo import settings
     settings.current().max_chars            # 2000 unless ALBERT_DEMO_MAX_CHARS says otherwise
@@ -12,47 +14,88 @@ the environment, so a changed variable takes effect at once.
 """
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+SERVING_DTYPES = ("float32", "mixed_bfloat16")
+FINETUNE_ISOLATIONS = ("process", "thread")
+PRESET_SOURCES = ("hf", "kaggle")
+KAGGLE_HANDLES = ("any", "official")
 
 
-def _number(environ, name, default, kind=int):
-    """A number from the environment; a value that is not one keeps the default."""
-    try:
-        return kind(float(environ.get(name, default)))
-    except (TypeError, ValueError):
+class SettingError(ValueError):
+    """A variable holds a value the server cannot use: `app.py` stops at start with it."""
+
+    def __init__(self, name, value, accepted):
+        super().__init__(f"{name}={value!r} cannot be used; accepted: {accepted}.")
+        self.name = name
+
+
+def _given(environ, name):
+    """The variable's value, or None when it is unset or blank (blank means "default")."""
+    value = environ.get(name)
+    return None if value is None or not value.strip() else value.strip()
+
+
+def _number(environ, name, default, kind=int, minimum=1, maximum=None):
+    """A number from the environment: a whole one for `int` ("2e9" is fine), within bounds."""
+    value = _given(environ, name)
+    if value is None:
         return default
+    bounds = f"at least {minimum:g}" + (f" and at most {maximum:g}" if maximum else "")
+    accepted = f"{'a whole number' if kind is int else 'a number'} {bounds}"
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingError(name, value, accepted) from None
+    # The comparisons also refuse nan and inf.
+    if not minimum <= number <= (maximum or math.inf) or math.isinf(number) or (
+            kind is int and not number.is_integer()):
+        raise SettingError(name, value, accepted)
+    return kind(number)
 
 
 def _queue_status_seconds(environ, default):
-    seconds = _number(environ, "ALBERT_DEMO_QUEUE_STATUS_SECONDS", default, float)
+    name = "ALBERT_DEMO_QUEUE_STATUS_SECONDS"
+    value = _given(environ, name)
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
     # 0 ("auto"), or a period a broadcast to every waiting request can afford; the
     # comparisons also refuse nan and inf.
-    return seconds if seconds == 0 or 0.1 <= seconds <= 60 else default
+    if seconds == 0 or 0.1 <= seconds <= 60:
+        return seconds
+    raise SettingError(name, value, "0 (Gradio's auto) or 0.1 to 60 seconds")
 
 
 def _flag(environ, name, default):
-    value = environ.get(name)
-    return default if value is None else value.strip().lower() in TRUE_WORDS
+    value = _given(environ, name)
+    if value is None:
+        return default
+    if value.lower() not in TRUE_WORDS + FALSE_WORDS:
+        raise SettingError(name, value, " / ".join(TRUE_WORDS) + " or " + " / ".join(FALSE_WORDS))
+    return value.lower() in TRUE_WORDS
+
+
+def _choice(environ, name, choices, default):
+    value = _given(environ, name)
+    if value is None:
+        return default
+    if value.lower() not in choices:
+        raise SettingError(name, value, ", ".join(choices))
+    return value.lower()
 
 
 def _names(value):
     """"alice, bob" -> frozenset({"alice", "bob"}) (commas or spaces between names)."""
     return frozenset(n for n in (value or "").replace(",", " ").split() if n)
-
-
-SERVING_DTYPES = ("float32", "mixed_bfloat16")
-
-
-def _serving_dtype(value):
-    value = (value or "float32").strip().lower()
-    if value not in SERVING_DTYPES:
-        raise ValueError(f"ALBERT_DEMO_SERVING_DTYPE must be one of {', '.join(SERVING_DTYPES)}"
-                         f", not {value!r}.")
-    return value
 
 
 def _paths(value):
@@ -122,9 +165,9 @@ class Settings:
             allowed_dirs=_paths(env.get("ALBERT_DEMO_ALLOWED_DIRS")),
             max_download_bytes=_number(env, "ALBERT_DEMO_MAX_DOWNLOAD_BYTES",
                                        d.max_download_bytes),
-            kaggle_handles=(env.get("ALBERT_DEMO_KAGGLE_HANDLES") or "").strip().lower()
-            or None,
-            preset_source=env.get("ALBERT_DEMO_PRESET_SOURCE", d.preset_source),
+            kaggle_handles=_choice(env, "ALBERT_DEMO_KAGGLE_HANDLES", KAGGLE_HANDLES, None),
+            preset_source=_choice(env, "ALBERT_DEMO_PRESET_SOURCE", PRESET_SOURCES,
+                                  d.preset_source),
             cache_bytes=_number(env, "ALBERT_DEMO_CACHE_BYTES", d.cache_bytes),
             max_chars=_number(env, "ALBERT_DEMO_MAX_CHARS", d.max_chars),
             max_masks=_number(env, "ALBERT_DEMO_MAX_MASKS", d.max_masks),
@@ -140,15 +183,17 @@ class Settings:
                                              d.max_concurrent_trainings),
             share_finetuned=_flag(env, "ALBERT_DEMO_SHARE_FINETUNED", d.share_finetuned),
             data_parallel=_flag(env, "ALBERT_DEMO_DATA_PARALLEL", d.data_parallel),
-            training_yield=_number(env, "ALBERT_DEMO_TRAINING_YIELD", d.training_yield, float),
+            training_yield=_number(env, "ALBERT_DEMO_TRAINING_YIELD", d.training_yield, float,
+                                   minimum=0),
             finetune_memory_bytes=_number(env, "ALBERT_DEMO_FINETUNE_MEMORY_BYTES",
                                           d.finetune_memory_bytes),
-            finetune_isolation=("thread" if env.get("ALBERT_DEMO_FINETUNE_ISOLATION", "")
-                                .strip().lower() == "thread" else d.finetune_isolation),
+            finetune_isolation=_choice(env, "ALBERT_DEMO_FINETUNE_ISOLATION",
+                                       FINETUNE_ISOLATIONS, d.finetune_isolation),
             campaign_owners=_names(env.get("ALBERT_DEMO_CAMPAIGN_OWNERS")),
             concurrency=_number(env, "ALBERT_DEMO_CONCURRENCY", d.concurrency),
             queue_status_seconds=_queue_status_seconds(env, d.queue_status_seconds),
-            serving_dtype=_serving_dtype(env.get("ALBERT_DEMO_SERVING_DTYPE")),
+            serving_dtype=_choice(env, "ALBERT_DEMO_SERVING_DTYPE", SERVING_DTYPES,
+                                  d.serving_dtype),
             space_id=(env.get("SPACE_ID") or "").strip() or None,
         )
 
@@ -190,5 +235,15 @@ def use(settings):
 
 
 def current():
-    """The installed settings, or a fresh read of the environment."""
-    return _installed if _installed is not None else Settings.from_env()
+    """The installed settings; without any (the library), the environment as first read."""
+    global _installed
+    if _installed is None:
+        _installed = Settings.from_env()
+    return _installed
+
+
+def reset():
+    """Forget the settings in force: the next `current()` reads the environment again
+    (tests that change a variable; a library user who changed one on purpose)."""
+    global _installed
+    _installed = None

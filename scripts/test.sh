@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs on a fresh Debian machine, then run it.
-#   bash scripts/test.sh            # the default suite (what CI runs)
-#   bash scripts/test.sh -m slow    # extra pytest arguments are passed through
+#   bash scripts/test.sh                   # the default suite (what CI runs: every test
+#                                          # but the one marked slow)
+#   bash scripts/test.sh -m "not system"   # the fast loop: no launched app, browser or
+#                                          # timing budget (tests/conftest.py keeps slow out)
+#   bash scripts/test.sh -m slow           # extra pytest arguments are passed through
+# As root on Debian it apt-installs Chromium and PostgreSQL first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime as dt
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from albert_demo.masks import MASK
+from albert_demo.uploads import UploadError, decode_text, jsonl_objects, parse_json, read_bytes
 
 from .validation import AnnotationError, validate_record
 
@@ -92,35 +94,17 @@ def _too_wide(count: int, what: str) -> AnnotationError | None:
                            f"{len(EXPORT_FIELDS)} ({', '.join(EXPORT_FIELDS)})")
 
 
-def _depth(value: Any) -> int:
-    """Nesting depth of parsed JSON (a scalar is 0), walked without recursion."""
-    deepest, stack = 0, [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, depth + 1)
-            if depth + 1 > MAX_JSON_DEPTH:
-                break
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
+DEPTH_NOTE = " (an annotation needs 3)"
 
 
-def _json(text: str, lineno: int, what: str = "") -> Any:
-    """json.loads with the depth limit; errors name the line."""
-    too_deep = AnnotationError(
-        f"line {lineno}: {what}JSON is nested more than {MAX_JSON_DEPTH} levels deep "
-        "(an annotation needs 3)", line=lineno)
+@contextlib.contextmanager
+def _upload_errors():
+    """An unreadable upload (albert_demo/uploads.py) is an AnnotationError here."""
     try:
-        value = json.loads(text)
-    except RecursionError:  # far deeper than the limit: the parser gave up first
-        raise too_deep from None
-    except json.JSONDecodeError as e:
-        raise AnnotationError(f"line {lineno}: {what}invalid JSON ({e.msg})",
-                              line=lineno) from None
-    if _depth(value) > MAX_JSON_DEPTH:
-        raise too_deep
-    return value
+        yield
+    except UploadError as e:
+        raise AnnotationError(str(e), line=e.line) from None
+
 
 HF_DATA_FILE = "data/train.jsonl"
 
@@ -260,49 +244,15 @@ def write_hf_dataset(out_dir: str | os.PathLike, rows: Iterable[Any]) -> Path:
 
 # ------------------------------------------------------------------ import
 def _read_source(source: Any, max_bytes: int) -> tuple[bytes, str | None]:
-    name = None
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-    elif isinstance(source, (str, os.PathLike)):
-        name = os.fspath(source)
-        try:
-            size = os.path.getsize(name)
-        except OSError as e:
-            raise AnnotationError(f"cannot read import file: {e}") from None
-        if size > max_bytes:
-            raise AnnotationError(
-                f"import file is too large: {size} bytes (limit {max_bytes} bytes)"
-            )
-        with open(name, "rb") as f:
-            data = f.read(max_bytes + 1)
-    elif hasattr(source, "read"):
-        data = source.read(max_bytes + 1)
-        if isinstance(data, str):
-            data = data.encode("utf-8", "surrogatepass")
-        name = getattr(source, "name", None)
-    else:
-        raise TypeError("import source must be a path, bytes or a binary file object")
-    if len(data) > max_bytes:
-        raise AnnotationError(f"import data is too large (limit {max_bytes} bytes)")
-    return data, name
+    """Kept for campaigns/sources.py until it reads uploads through albert_demo.uploads."""
+    with _upload_errors():
+        return read_bytes(source, max_bytes)
 
 
 def _decode(data: bytes) -> str:
-    if b"\x00" in data:
-        raise AnnotationError(
-            "import data looks binary (contains NUL bytes); expected UTF-8 CSV or JSONL text"
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        # Line number of the offending byte helps people fix the file.
-        line = data.count(b"\n", 0, e.start) + 1
-        raise AnnotationError(
-            f"line {line}: import data is not valid UTF-8 text "
-            f"(byte 0x{data[e.start]:02x} at offset {e.start}); "
-            "expected UTF-8 CSV or JSONL, not a binary or legacy-encoded file",
-            line=line,
-        ) from None
+    """Kept for campaigns/sources.py until it reads uploads through albert_demo.uploads."""
+    with _upload_errors():
+        return decode_text(data)
 
 
 def _parse_time(value: Any, field: str) -> dt.datetime | None:
@@ -348,17 +298,9 @@ def _line_error(e: AnnotationError, line: int) -> AnnotationError:
 
 def _parse_jsonl(text: str, session_id: str, now: dt.datetime,
                  defaults: ImportDefaults | None = None) -> list[dict]:
-    out = []
-    # Split on \n only: str.splitlines() would also split inside JSON strings
-    # on U+2028 etc., which json.dumps(ensure_ascii=False) emits raw.
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        obj = _json(line, lineno)
-        if not isinstance(obj, dict):
-            raise AnnotationError(f"line {lineno}: expected a JSON object", line=lineno)
-        out.append(_line_record(obj, lineno, session_id, now, defaults))
-    return out
+    with _upload_errors():
+        return [_line_record(obj, lineno, session_id, now, defaults)
+                for lineno, obj in jsonl_objects(text, MAX_JSON_DEPTH, DEPTH_NOTE)]
 
 
 def _line_record(obj: dict, lineno: int, session_id: str, now: dt.datetime,
@@ -366,7 +308,9 @@ def _line_record(obj: dict, lineno: int, session_id: str, now: dt.datetime,
     """One imported row (predictions may arrive as a JSON string); errors name the line."""
     if isinstance(obj.get("predictions"), str):
         value = obj["predictions"]
-        obj["predictions"] = [] if not value.strip() else _json(value, lineno, "predictions: ")
+        with _upload_errors():
+            obj["predictions"] = [] if not value.strip() else parse_json(
+                value, lineno, MAX_JSON_DEPTH, "predictions: ", DEPTH_NOTE)
     try:
         return _record(obj, session_id, now, defaults)
     except AnnotationError as e:
@@ -419,7 +363,8 @@ def parse_import(source: Any, fmt: str | None, session_id: str, *, max_bytes: in
                  defaults: ImportDefaults | None = None) -> list[dict]:
     """Read, decode and validate everything; returns insertable records. With `defaults`,
     rows may leave out preset and mask_index (a CSV then needs only a `text` column)."""
-    data, name = _read_source(source, max_bytes)
+    with _upload_errors():
+        data, name = read_bytes(source, max_bytes)
     if fmt is None and name:
         fmt = Path(name).suffix.lstrip(".")
     fmt = (fmt or "").lower()
@@ -427,6 +372,7 @@ def parse_import(source: Any, fmt: str | None, session_id: str, *, max_bytes: in
         fmt = "jsonl"
     if fmt not in ("csv", "jsonl"):
         raise AnnotationError(f"unsupported import format {fmt!r}; use 'csv' or 'jsonl'")
-    text = _decode(data)
+    with _upload_errors():
+        text = decode_text(data, name)
     now = dt.datetime.now(dt.timezone.utc)
     return (_parse_csv if fmt == "csv" else _parse_jsonl)(text, session_id, now, defaults)

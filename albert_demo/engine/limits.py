@@ -13,6 +13,7 @@ class Limits:
     max_candidates: int = 20
 
     @classmethod
-    def from_env(cls):
+    def from_settings(cls):
+        """The bounds in force (read from the environment once, see settings.py)."""
         s = settings.current()
         return cls(max_chars=s.max_chars, max_masks=s.max_masks, max_top_k=s.max_top_k)

@@ -64,7 +64,7 @@ class MaskPredictor:
         self.tokenizer = masked_lm.preprocessor.tokenizer
         self.compiled = CompiledMaskedLM(masked_lm)
         self.compiled_salience = CompiledSalience(self.compiled)  # compiles on first use
-        self.limits = limits or Limits.from_env()
+        self.limits = limits or Limits.from_settings()
         # Marked on every forward pass; fine-tuning yields while it is busy.
         self.activity = activity or ServingActivity()
         self.has_pretrained_head = getattr(masked_lm, "has_pretrained_head", True)

@@ -13,9 +13,9 @@ preview(passages, tokenizer, validation_share=0.1)
 ```
 """
 
+import contextlib
 import csv
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,7 @@ import numpy as np
 
 from albert_demo import settings
 from albert_demo.errors import UserError
+from albert_demo.uploads import UploadError, decode_text, jsonl_objects, read_bytes, too_large
 
 TEXT_SUFFIXES = (".txt", ".md")
 TABLE_SUFFIXES = (".csv", ".jsonl")
@@ -38,26 +39,23 @@ def max_upload_bytes():
     return settings.current().max_upload_bytes
 
 
-def _size(n):
-    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n:,} bytes"
+@contextlib.contextmanager
+def _upload_errors(filename=None):
+    """An unreadable upload (albert_demo/uploads.py) is a FinetuneDataError here, named."""
+    try:
+        yield
+    except UploadError as error:
+        named = not filename or filename in str(error)
+        raise FinetuneDataError(str(error) if named else f"{filename}: {error}") from None
 
 
 def decode_upload(raw, filename="upload", limit=None):
     """bytes -> str: size limit, no binary, UTF-8 (a BOM is allowed and dropped)."""
     limit = max_upload_bytes() if limit is None else limit
-    if len(raw) > limit:
-        raise FinetuneDataError(f"{filename} is {_size(len(raw))}; uploads are limited to "
-                                f"{_size(limit)}. Upload a smaller file or split it.")
-    if b"\x00" in raw:
-        raise FinetuneDataError(f"{filename} looks like a binary file (it contains NUL "
-                                "bytes). Upload plain text: .txt, .md, .csv or .jsonl.")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[:error.start].count(b"\n") + 1
-        raise FinetuneDataError(
-            f"{filename} is not UTF-8 text (byte 0x{raw[error.start]:02X} on line {line} "
-            "cannot be decoded). Save the file as UTF-8 and upload it again.") from None
+    with _upload_errors():
+        if len(raw) > limit:
+            raise too_large(filename, len(raw), limit)
+        text = decode_text(raw, filename)
     if not text.strip():
         raise FinetuneDataError(f"{filename} is empty: upload a file with at least one "
                                 "passage of text.")
@@ -99,22 +97,12 @@ def _csv_rows(text, filename):
 
 def _jsonl_rows(text, filename):
     rows, fields = [], {}
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise FinetuneDataError(f"{filename}: line {number} is not valid JSON "
-                                    f"({error.msg}). Each line must be one JSON object, "
-                                    'e.g. {"text": "..."}.') from None
-        if not isinstance(row, dict):
-            raise FinetuneDataError(f"{filename}: line {number} is not a JSON object; each "
-                                    'line must look like {"text": "..."}.')
-        for key, value in row.items():
-            if isinstance(value, str):
-                fields.setdefault(key, None)
-        rows.append(row)
+    with _upload_errors(filename):
+        for _, row in jsonl_objects(text):
+            for key, value in row.items():
+                if isinstance(value, str):
+                    fields.setdefault(key, None)
+            rows.append(row)
     return list(fields), rows
 
 
@@ -158,14 +146,10 @@ def read_upload(path_or_bytes, filename=None, limit=None):
     if isinstance(path_or_bytes, (bytes, bytearray)):
         raw, filename = bytes(path_or_bytes), filename or "upload.txt"
     else:
-        path = Path(path_or_bytes)
-        filename = filename or path.name
+        filename = filename or Path(path_or_bytes).name
         limit = max_upload_bytes() if limit is None else limit
-        if path.stat().st_size > limit:
-            raise FinetuneDataError(f"{filename} is {_size(path.stat().st_size)}; uploads "
-                                    f"are limited to {_size(limit)}. Upload a smaller file "
-                                    "or split it.")
-        raw = path.read_bytes()
+        with _upload_errors():
+            raw, _ = read_bytes(path_or_bytes, limit, filename)
     suffix = Path(filename).suffix.lower()
     if suffix not in TEXT_SUFFIXES + TABLE_SUFFIXES:
         raise FinetuneDataError(f"{filename}: unsupported file type {suffix or '(none)'!r}; "

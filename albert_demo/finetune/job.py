@@ -185,6 +185,8 @@ class FinetuneJob:
         return base
 
     def _train(self):
+        """Load, score the base, train, score again, publish: one run, top to bottom, as
+        nanoGPT's train.py reads (long on purpose; each step calls a helper of its own)."""
         import keras
 
         from albert_demo import AlbertMaskedLM, AlbertMaskedLMPreprocessor

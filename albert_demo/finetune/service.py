@@ -122,6 +122,17 @@ class FinetuneService:
             check_memory(settings, config)
 
     # -- jobs -------------------------------------------------------------------------
+    def _replace_job(self, session_id, make_job):
+        """This person's new job from `make_job()`, unless one of theirs is still running
+        (one training per person); checked and replaced under one lock."""
+        with self._lock:
+            current = self._jobs.get(session_id)
+            if current is not None and current.running:
+                raise FinetuneDataError("You already have a training running: cancel it or "
+                                        "wait for it to finish.")
+            job = self._jobs[session_id] = make_job()
+        return job
+
     def start(self, session_id, settings, path=None, column=None, use_annotations=False):
         session_id = caller_id(session_id)
         if settings.base_preset not in self.base_choices(session_id):
@@ -129,15 +140,9 @@ class FinetuneService:
                                     "one from the list.")
         passages = self.passages(session_id, path, column, use_annotations)
         self._check_memory(session_id, settings.checked())
-        with self._lock:
-            current = self._jobs.get(session_id)
-            if current is not None and current.running:
-                raise FinetuneDataError("You already have a training running: cancel it or "
-                                        "wait for it to finish.")
-            job = FinetuneJob(settings, passages, session_id, self.data_dir,
-                              models=self.models, queue=self.queue, serving=self.serving,
-                              isolation=self.isolation)
-            self._jobs[session_id] = job
+        job = self._replace_job(session_id, lambda: FinetuneJob(
+            settings, passages, session_id, self.data_dir, models=self.models,
+            queue=self.queue, serving=self.serving, isolation=self.isolation))
         found = self.interrupted(session_id)
         if found is not None:  # a new run replaces the interrupted one: stop offering it
             mark_run(found["run_dir"], "abandoned")
@@ -170,15 +175,9 @@ class FinetuneService:
         found = self.interrupted(session_id)
         if found is None:
             raise FinetuneDataError("There is no interrupted training of yours to resume.")
-        with self._lock:
-            current = self._jobs.get(session_id)
-            if current is not None and current.running:
-                raise FinetuneDataError("You already have a training running: cancel it or "
-                                        "wait for it to finish.")
-            job = FinetuneJob.resume(found["run_dir"], session_id, self.data_dir,
-                                     models=self.models, queue=self.queue,
-                                     serving=self.serving, isolation=self.isolation)
-            self._jobs[session_id] = job
+        job = self._replace_job(session_id, lambda: FinetuneJob.resume(
+            found["run_dir"], session_id, self.data_dir, models=self.models,
+            queue=self.queue, serving=self.serving, isolation=self.isolation))
         job.start()
         return self.status(session_id)
 

@@ -64,7 +64,9 @@ def row_id(value):
 
 
 def build_annotations_tab(context):
-    """-> the refresh to run whenever the tab is shown (table, filter choices, presets)."""
+    """-> the refresh to run whenever the tab is shown (table, filter choices, presets).
+    Long on purpose: Gradio wires each handler to components made in the same `with`
+    blocks, so layout and thin handlers stay together; the work is in the services."""
     annotations, predictions = context.annotations, context.predictions
     with gr.Row():
         query = gr.Textbox(label="Search text, note or right word", scale=3)

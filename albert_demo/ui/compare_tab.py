@@ -15,7 +15,8 @@ EXAMPLE = "The doctor told me to take the [MASK] twice a day."
 
 
 def build_compare_tab(context):
-    """Returns the load-event kwargs that put the caller's fine-tuned models in the list."""
+    """Returns (the load-event kwargs that put the caller's fine-tuned models in the list,
+    what another tab needs to open this one: its presets box and its run event's kwargs)."""
     explanations = context.explanations
     gr.Markdown(f"Pick 2 to {MAX_PRESETS} presets; the first is the reference for rank "
                 "changes (▲ ranked higher, ▼ lower than there).")
@@ -40,7 +41,7 @@ def build_compare_tab(context):
                 plot_value(divergence_chart(result)))
 
     # The Fine-tune tab's "Compare with the base model" fills `presets` and runs this.
-    context.compare = dict(presets=presets, run=dict(
+    to_compare = dict(presets=presets, run=dict(
         fn=compared, inputs=[text, presets, top_k, context.session],
         outputs=[table, columns, agreement]))
     run.click(compared, [text, presets, top_k, context.session], [table, columns, agreement],
@@ -52,4 +53,4 @@ def build_compare_tab(context):
         return gr.Dropdown(choices=preset_choices(
             context.predictions.finetuned_names(session_id)))
 
-    return dict(fn=choices, inputs=[context.session], outputs=[presets])
+    return dict(fn=choices, inputs=[context.session], outputs=[presets]), to_compare

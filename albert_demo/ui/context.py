@@ -10,10 +10,13 @@ from albert_demo.services import AnnotationService, EvaluationService, Predictio
 
 @dataclass
 class UIContext:
-    """session: the `gr.BrowserState` holding this browser's anonymous session id;
-    analysis: the Predict tab's `gr.State` (the last prediction, with attention);
-    presets: the Predict tab's preset dropdown. `annotations.store` is None when
-    annotations are off; `finetune` is None when fine-tuning is off."""
+    """The services come from `app.py`. The page parts every tab may use are made by
+    `layout.build_demo` before it builds any tab: session (the `gr.BrowserState` holding
+    this browser's anonymous session id), analysis (a `gr.State`: the last prediction,
+    with attention) and tabs (the `gr.Tabs`). Tab builders read them and write nothing
+    here; what one tab offers another is returned and passed on by `build_demo`.
+    `annotations.store` is None when annotations are off; `finetune` is None when
+    fine-tuning is off."""
 
     predictions: PredictionService
     annotations: AnnotationService
@@ -23,10 +26,8 @@ class UIContext:
     campaigns: Any = None         # albert_demo.campaigns.CampaignService (None: turned off)
     explanations: Any = None      # ExplanationService (None: built from `predictions`)
     tabs: Any = None              # the page's gr.Tabs (a button may open another tab)
-    compare: Any = None           # the Compare tab's presets box and its run event
     session: Any = None
     analysis: Any = None
-    presets: Any = None
 
     @property
     def store(self):

@@ -27,7 +27,11 @@ def without_server_paths(state):
     return state
 
 
-def build_finetune_tab(context):
+def build_finetune_tab(context, to_compare=None):
+    """The Fine-tune tab; `to_compare` (from the Compare tab, if any) lets a finished run
+    open there. Returns the page-load refresh. Long on purpose: Gradio wires each handler
+    to components made in the same `with` blocks, so layout and thin handlers stay
+    together; the work is in the services."""
     service, session = context.finetune, context.session
     limit_mb = max_upload_bytes() / 1e6
 
@@ -94,7 +98,6 @@ def build_finetune_tab(context):
                                elem_id="finetune-probe-table")
     download = gr.File(label="Download the preset (zip, loads in keras-hub)",
                        elem_id="finetune-download")
-    to_compare = getattr(context, "compare", None)  # the Compare tab, when there is one
     compare = gr.Button("Compare with the base model", elem_id="finetune-compare",
                         visible=to_compare is not None)
     timer = gr.Timer(1.0, active=False)

@@ -12,7 +12,6 @@ from pathlib import Path
 import gradio as gr
 
 from albert_demo.presets.registry import EMBEDDED_PRESET
-from albert_demo.ui import lean_sessions, missing_imports
 from albert_demo.ui.annotations_tab import build_annotations_tab
 from albert_demo.ui.attention_tab import build_attention_tab
 from albert_demo.ui.campaigns_tab import add_campaign_api, build_campaigns_tab
@@ -101,11 +100,19 @@ def add_api(predictions, annotations):
     gr.api(attention, api_name="attention", concurrency_limit=2)
 
 
+def optional_tab(label, tab_id, service, build, turned_off):
+    """A tab built by `build()` when its service exists, or one that says it is turned off
+    (the server cannot save data). Returns (the tab, what `build` returned or None)."""
+    with gr.Tab(label, id=tab_id) as tab:
+        if service is None:
+            gr.Markdown(turned_off)
+            return tab, None
+        return tab, build()
+
+
 def build_demo(context, title="ALBERT masked-LM demo"):
     """context: a `UIContext` with the services; its page parts are filled in here."""
     predictions = context.predictions
-    lean_sessions.install()  # every plain-HTTP call is a new session: keep sessions cheap
-    missing_imports.remember_missing()  # Gradio tries `import matplotlib` on every request
     if context.explanations is None:
         from albert_demo.services import ExplanationService
         context.explanations = ExplanationService(predictions)
@@ -115,37 +122,40 @@ def build_demo(context, title="ALBERT masked-LM demo"):
         context.session = gr.BrowserState(None, storage_key="albert_demo_session",
                                           secret=browser_secret(context.data_dir))
         session = context.session
+        # What several tabs share is made here, before any tab, so no tab depends on the
+        # order the others are built in: the last prediction, with its attention maps.
+        context.analysis = gr.State(None)
         gr.Markdown(INTRO)
         with gr.Tabs() as context.tabs:
             with gr.Tab("Predict", id="predict"):
-                after_predict = build_predict_tab(context)
+                after_predict, preset_dropdown = build_predict_tab(context)
             with gr.Tab("Attention", id="attention"):
                 build_attention_tab(context, after_predict)
                 build_salience_view(context, after_predict)
             with gr.Tab("Compare", id="compare"):
-                compare_choices = build_compare_tab(context)
-            with gr.Tab("Annotations", id="annotations") as annotations_tab:
-                if context.store is not None:
-                    refresh_annotations = build_annotations_tab(context)
-                    # Rows saved elsewhere (the Predict tab's form, the API) show on opening.
-                    annotations_tab.select(**refresh_annotations, api_name="annotations_on_open",
+                compare_choices, to_compare = build_compare_tab(context)
+            # Tabs that need the data folder: (label and id, service, builder, when off).
+            saving_tabs = {
+                "annotations": ("Annotations", context.store,
+                                lambda: build_annotations_tab(context),
+                                "Annotations are turned off on this server."),
+                "campaigns": ("Campaigns", context.campaigns,
+                              lambda: build_campaigns_tab(context),
+                              "Campaigns are turned off: the server cannot save data."),
+                "finetune": ("Fine-tune", context.finetune,
+                             lambda: build_finetune_tab(context, to_compare),
+                             "Fine-tuning is turned off: the server's data folder is not "
+                             "writable."),
+            }
+            tabs, on_load = {}, {}
+            for tab_id, (label, service, build, turned_off) in saving_tabs.items():
+                tabs[tab_id], on_load[tab_id] = optional_tab(label, tab_id, service, build,
+                                                             turned_off)
+            if on_load["annotations"]:
+                # Rows saved elsewhere (the Predict tab's form, the API) show on opening.
+                tabs["annotations"].select(**on_load["annotations"],
+                                           api_name="annotations_on_open",
                                            api_visibility="private")
-                else:
-                    refresh_annotations = None
-                    gr.Markdown("Annotations are turned off on this server.")
-            campaigns_on_load = None
-            with gr.Tab("Campaigns", id="campaigns"):
-                if context.campaigns is not None:
-                    campaigns_on_load = build_campaigns_tab(context)
-                else:
-                    gr.Markdown("Campaigns are turned off: the server cannot save data.")
-            refresh_finetune = None
-            with gr.Tab("Fine-tune", id="finetune"):
-                if context.finetune is not None:
-                    refresh_finetune = build_finetune_tab(context)
-                else:
-                    gr.Markdown("Fine-tuning is turned off: the server's data folder is not "
-                                "writable.")
         add_api(predictions, context.annotations)
         add_explanation_api(context.explanations)
         if context.campaigns is not None:
@@ -154,16 +164,11 @@ def build_demo(context, title="ALBERT masked-LM demo"):
                          api_visibility="private")
         # The person's own fine-tuned models join the preset dropdown.
         load.then(lambda s: gr.Dropdown(choices=preset_choices(predictions.finetuned_names(s))),
-                  [session], [context.presets], api_name="preset_choices",
+                  [session], [preset_dropdown], api_name="preset_choices",
                   api_visibility="private")
         load.then(**compare_choices, api_name="compare_choices", api_visibility="private")
-        if refresh_annotations:
-            load.then(**refresh_annotations, api_name="annotations_on_load",
-                      api_visibility="private")
-        if refresh_finetune:
-            load.then(**refresh_finetune, api_name="finetune_on_load",
-                      api_visibility="private")
-        if campaigns_on_load:
-            load.then(**campaigns_on_load, api_name="campaigns_on_load",
-                      api_visibility="private")
+        for tab_id in ("annotations", "finetune", "campaigns"):  # each tab's own refresh
+            if on_load[tab_id]:
+                load.then(**on_load[tab_id], api_name=f"{tab_id}_on_load",
+                          api_visibility="private")
     return demo

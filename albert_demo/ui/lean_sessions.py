@@ -10,16 +10,23 @@ server by 5 GB with 10,000 cheap requests.
 `install()` makes that snapshot lazy: a block's config is rendered when the session
 updates it (as before) or when the deep-link route asks for all of them. What the
 deep-link route sees is unchanged (`tests/app/test_lean_sessions.py` compares both).
+
+`_lean_init` copies the constructor of the Gradio it was written for (WRITTEN_FOR, pinned
+in requirements.txt) field by field. `install()` checks that before patching: on another
+Gradio version, or if the constructor now sets other fields, Gradio is left as it is with
+one warning.
 """
 
 import logging
 import os
 from copy import copy
 
+import gradio
 from gradio import state_holder
 
 log = logging.getLogger(__name__)
 
+WRITTEN_FOR = "6.31."  # the Gradio release whose SessionState.__init__ _lean_init copies
 _original_init = state_holder.SessionState.__init__
 _original_components = state_holder.SessionState.components
 
@@ -57,14 +64,36 @@ def _lean_components(self):
             yield config
 
 
+def mismatch():
+    """None when `_lean_init` sets exactly the fields Gradio's own constructor sets on this
+    Gradio, else what differs. Both constructors run on an empty page."""
+    if not gradio.__version__.startswith(WRITTEN_FOR):
+        return f"Gradio {gradio.__version__} is installed, the patch was written for {WRITTEN_FOR}x"
+    if not isinstance(_original_components, property):
+        return "SessionState.components is no longer a property"
+    page = gradio.Blocks()
+    eager = object.__new__(state_holder.SessionState)
+    lean = object.__new__(state_holder.SessionState)
+    try:
+        _original_init(eager, page)
+    except Exception as error:  # noqa: BLE001 -- any failure means the internals moved
+        return f"Gradio's SessionState.__init__ failed on an empty page ({error!r})"
+    _lean_init(lean, page)
+    if set(vars(eager)) != set(vars(lean)) - {"_page"}:
+        return (f"SessionState fields differ: Gradio sets {sorted(vars(eager))}, "
+                f"the patch {sorted(set(vars(lean)) - {'_page'})}")
+    return None
+
+
 def install():
-    """Idempotent; leaves Gradio as it is (with a warning) if its internals have moved."""
+    """Idempotent; leaves Gradio as it is (with one warning) if its internals have moved."""
     cls = state_holder.SessionState
     if cls.__init__ is _lean_init:
         return True
-    if not isinstance(_original_components, property):
-        log.warning("gradio.state_holder.SessionState has changed: per-session state stays "
-                    "eager (slower plain-HTTP calls, more memory per session)")
+    problem = mismatch()
+    if problem:
+        log.warning("Per-session state stays Gradio's own (slower plain-HTTP calls, more "
+                    "memory per session): %s", problem)
         return False
     cls.__init__ = _lean_init
     cls.components = property(_lean_components)

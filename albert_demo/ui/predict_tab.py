@@ -1,7 +1,8 @@
 """Predict tab: text with [MASK] in, ranked guesses out; the annotation form below them.
 
-The last prediction (with its attention maps) is kept in `context.analysis`, so the
-Attention tab and the annotation form use it without running the model again.
+The last prediction (with its attention maps) is kept in `context.analysis` (a `gr.State`
+the page builds before the tabs), so the Attention tab and the annotation form use it
+without running the model again.
 
 What is on screen always belongs to the text in the box: the page opens predicted (from a
 permalink's values, or the defaults), an example or a mode change predicts again, editing
@@ -155,7 +156,10 @@ def checked_top_k(top_k, limits):
 def build_predict_tab(context, page=None):
     """page: the `gr.Blocks` being built (default: the one this is called inside); its
     load event predicts the link's (or the default) sentence. Returns the events after
-    which a new prediction is on screen."""
+    which a new prediction is on screen, and the preset dropdown (the page puts the
+    person's own fine-tuned models in it). Long on purpose: Gradio wires each handler to
+    components made in the same `with` blocks, so layout and thin handlers stay together;
+    the work is in the services."""
     predictions, annotations = context.predictions, context.annotations
     page = page or Context.root_block
     with gr.Row():
@@ -177,7 +181,7 @@ def build_predict_tab(context, page=None):
                                  label="Preset", allow_custom_value=True,
                                  info=official_preset_note() + " Or type hf://owner/repo.")
             top_k = gr.Number(5, precision=0, label="Top-k per [MASK]",
-                              info=f"1 to {Limits.from_env().max_top_k}", elem_id="top-k")
+                              info=f"1 to {Limits.from_settings().max_top_k}", elem_id="top-k")
             mode = gr.Radio(MODES, value="independent", label="How to fill several [MASK]",
                             elem_id="fill-mode")
             candidates = gr.Textbox(label="Candidate words (optional, comma-separated)",
@@ -214,9 +218,7 @@ def build_predict_tab(context, page=None):
         save = gr.Button("Save annotation", elem_id="save-annotation")
         saved = gr.Markdown(elem_id="annotate-saved")
 
-    analysis = gr.State(None)
-    context.analysis = analysis
-    context.presets = preset
+    analysis = context.analysis
     results = [analysis, notice, mode_note, filled, chart, scores, raw, mask_pick, verdict,
                correct, tag, note, form_for, saved, shown_for]
 
@@ -233,7 +235,7 @@ def build_predict_tab(context, page=None):
 
     @user_errors
     def _analyse(text, preset, top_k, mode, candidates, session_id, progress):
-        top_k = checked_top_k(top_k, Limits.from_env())
+        top_k = checked_top_k(top_k, Limits.from_settings())
         found = predictions.analyse(normalise_masks(text or ""), preset, top_k, mode,
                                     candidates, session_id=session_id, progress=progress)
         found["id"] = uuid.uuid4().hex
@@ -271,7 +273,7 @@ def build_predict_tab(context, page=None):
         known = set(all_presets()) | set(predictions.finetuned_names(session_id))
         default = permalinks.View(preset=predictions.default_preset)
         view, message = permalinks.decode(params, known | {default.preset},
-                                          Limits.from_env(), default)
+                                          Limits.from_settings(), default)
         out = shown(view.text, view.preset, view.top_k, view.mode, "", session_id,
                     message=message or "")
         if out[0] is not None:
@@ -336,4 +338,4 @@ def build_predict_tab(context, page=None):
                      queue=False)
     save.click(save_annotation, [context.session, analysis, form_for, mask_pick, verdict,
                                  correct, tag, note], [saved], api_name="save_annotation")
-    return events
+    return events, preset

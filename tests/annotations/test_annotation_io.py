@@ -144,7 +144,7 @@ def test_import_rejects_binary_oversize_and_bad_format(store, tmp_path):
     for fmt in ("jsonl", "csv"):
         with pytest.raises(AnnotationError, match="binary"):
             store.import_file(bomb.getvalue(), fmt, "bob")
-    with pytest.raises(AnnotationError, match="line 2: .*not valid UTF-8"):
+    with pytest.raises(AnnotationError, match=r"line 2: .*not UTF-8 text \(byte 0xE9"):
         store.import_file('preset,text,mask_index\np,caf\xe9 [MASK],0\n'.encode("latin-1"), "csv", "bob")
     big = ("\n".join(_jsonl_lines(1)) + "\n") * 200
     with pytest.raises(AnnotationError, match="too large"):

@@ -10,6 +10,8 @@ from gradio_client.exceptions import AppError
 
 from albert_demo.presets.registry import EMBEDDED_PRESET
 
+pytestmark = pytest.mark.system  # Against a launched app.
+
 SESSION = "annotations-api-session"
 
 

@@ -1,6 +1,6 @@
 """A real browser (Debian's chromium, driven by Playwright) against the launched app.
 
-Screenshots go to docs/screenshots/ for the README.
+Screenshots go to SHOTS (docs/screenshots/ through scripts/screenshots.sh).
 """
 
 import os

@@ -3,7 +3,7 @@
 Update changes only what was edited, a simple CSV imports from the template, evaluation
 says why rows were skipped. The tests run in order on one page (one browser session).
 
-Retakes docs/screenshots/annotations.png.
+Retakes annotations.png (SHOTS).
 """
 
 import json

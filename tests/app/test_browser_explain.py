@@ -1,6 +1,6 @@
 """Explanations in a real browser: salience beside the attention maps (click a candidate,
 see what pushed it) and the Compare tab against a quickly fine-tuned copy of the embedded
-preset. Takes docs/screenshots/salience.png and compare.png for the README."""
+preset. Takes salience.png and compare.png (SHOTS)."""
 
 import pytest
 

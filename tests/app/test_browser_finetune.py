@@ -2,7 +2,7 @@
 upload a small .txt, preview it (sample passages, probes made from its held-out lines),
 pick tiny settings, Start, wait for the run to finish, then check the before/after table,
 the probe table (every column in view) and the offered zip. Screenshot:
-docs/screenshots/finetune.png."""
+finetune.png (SHOTS)."""
 
 import re
 

@@ -251,6 +251,49 @@ def test_demo_builds_with_every_event_named(services, tmp_path):
             "annotations_export", "engine_stats", "analyse", "evaluate"} <= names
 
 
+def test_building_the_page_patches_nothing(services, tmp_path, monkeypatch):
+    """Only app.py's main() changes Gradio process-wide (lean sessions, missing imports): a
+    notebook or a test that builds the page leaves Gradio and sys.modules as they were."""
+    from gradio import state_holder
+
+    from albert_demo.ui import lean_sessions
+    from albert_demo.ui.context import UIContext
+    from albert_demo.ui.layout import build_demo
+    was_installed = state_holder.SessionState.__init__ is lean_sessions._lean_init
+    lean_sessions.uninstall()
+    monkeypatch.delitem(sys.modules, "matplotlib", raising=False)
+    try:
+        build_demo(UIContext(services.predictions, services.annotations,
+                             services.evaluation, tmp_path))
+        assert state_holder.SessionState.__init__ is lean_sessions._original_init
+        assert sys.modules.get("matplotlib", "absent") is not None  # not marked missing
+    finally:
+        if was_installed:
+            lean_sessions.install()
+
+
+def test_tabs_write_nothing_into_the_shared_context(services, tmp_path):
+    """What tabs share is made by the page before any tab; a tab that offers something to
+    another returns it, so the order tabs are built in is no hidden contract."""
+    from pathlib import Path
+
+    from albert_demo.ui.context import UIContext
+    from albert_demo.ui.layout import build_demo
+    writes = []
+
+    class Watched(UIContext):
+        def __setattr__(self, name, value):
+            writes.append((name, Path(sys._getframe(1).f_code.co_filename).name))
+            super().__setattr__(name, value)
+
+    context = Watched(services.predictions, services.annotations, services.evaluation,
+                      tmp_path)
+    writes.clear()
+    build_demo(context)
+    assert {writer for _, writer in writes} == {"layout.py"}, writes
+    assert {"session", "analysis", "tabs"} <= {name for name, _ in writes}
+
+
 def test_cli_prints_the_predict_json_without_gradio(services):
     code = ("import sys; from albert_demo.cli import main; rc = main(['predict', "
             "'The sky is [MASK].', '--top-k', '4']); assert 'gradio' not in sys.modules; "

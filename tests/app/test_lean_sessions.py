@@ -109,3 +109,40 @@ def test_a_missing_optional_module_is_looked_up_once(monkeypatch, tmp_path):
     assert len(searches) == before  # no further sys.path searches
     assert missing_imports.remember_missing(("json",)) == []  # installed: left alone
     monkeypatch.delitem(sys.modules, name)
+
+
+def test_another_gradio_version_is_left_unpatched_with_one_warning(monkeypatch, caplog):
+    """The patch copies one Gradio release's constructor: on any other, Gradio stays as it
+    is and the server says so once."""
+    import gradio
+    lean_sessions.uninstall()
+    monkeypatch.setattr(gradio, "__version__", "6.40.0")
+    with caplog.at_level("WARNING", logger=lean_sessions.__name__):
+        assert lean_sessions.install() is False
+    assert state_holder.SessionState.__init__ is lean_sessions._original_init
+    warnings = [r for r in caplog.records if r.name == lean_sessions.__name__]
+    assert len(warnings) == 1 and "6.40.0" in warnings[0].getMessage()
+
+
+def test_a_constructor_with_other_fields_is_left_unpatched(monkeypatch, caplog):
+    """The field comparison runs at install, not only here in the tests."""
+    original = lean_sessions._original_init
+
+    def gradio_with_a_new_field(self, blocks):
+        original(self, blocks)
+        self.new_field = {}
+
+    lean_sessions.uninstall()
+    monkeypatch.setattr(lean_sessions, "_original_init", gradio_with_a_new_field)
+    assert "new_field" in lean_sessions.mismatch()
+    with caplog.at_level("WARNING", logger=lean_sessions.__name__):
+        assert lean_sessions.install() is False
+    assert state_holder.SessionState.__init__ is not lean_sessions._lean_init
+    assert "new_field" in caplog.text
+
+
+def test_the_server_installs_the_patches_at_start():
+    import app
+    lean_sessions.uninstall()
+    app.patch_gradio()
+    assert state_holder.SessionState.__init__ is lean_sessions._lean_init

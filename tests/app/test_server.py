@@ -9,6 +9,8 @@ from gradio_client.exceptions import AppError
 
 from albert_demo.presets.registry import EMBEDDED_PRESET
 
+pytestmark = pytest.mark.system  # Against a launched app.
+
 WORDS = "the old man walked his small dog along the quiet river near our town".split()
 
 

@@ -9,6 +9,8 @@ from gradio_client.exceptions import AppError
 
 from albert_demo.presets.registry import EMBEDDED_PRESET
 
+pytestmark = pytest.mark.system  # Every endpoint of a launched app.
+
 TEXT = "The sky is [MASK]."
 BAD_PRESETS = {
     "someone's fine-tuned model": ("finetuned/someone", "fine-tuned"),

@@ -11,6 +11,8 @@ from gradio_client.exceptions import AppError
 from albert_demo.presets.registry import EMBEDDED_PRESET
 from tests.harness.app import LaunchedApp
 
+pytestmark = pytest.mark.system  # Against a launched app.
+
 SENTENCES = "The sky is [MASK].\nI drink [MASK] every morning.\nCats like to [MASK].\n"
 USERS = {"olivia": "owner-pw", "a1": "pw1", "a2": "pw2", "a3": "pw3"}
 

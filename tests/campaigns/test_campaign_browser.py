@@ -1,6 +1,6 @@
 """A logged-in annotator works through five items in Chromium with the keyboard only
 (number keys toggle candidates, Enter submits, U undoes, S skips); the owner's dashboard
-draws. Screenshots of the queue and the dashboard go to docs/screenshots/."""
+draws. Screenshots of the queue and the dashboard go to SHOTS."""
 
 import pytest
 from gradio_client import Client

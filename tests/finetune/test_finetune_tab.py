@@ -173,3 +173,15 @@ def test_gradio_client_drives_a_whole_run(tiny_preset, tmp_path):
                 client.predict(*args, api_name=call)
     finally:
         demo.close()
+
+
+def test_resume_is_refused_like_start_while_a_training_of_yours_runs(tmp_path, monkeypatch):
+    """One training per person, checked in one place for start and resume."""
+    from albert_demo.callers import caller_id
+    service = FinetuneService(tmp_path)
+    running = SimpleNamespace(running=True)
+    service._jobs[caller_id("s1")] = running
+    monkeypatch.setattr(service, "interrupted", lambda session_id: {"run_dir": tmp_path})
+    with pytest.raises(FinetuneDataError, match="already have a training running"):
+        service.resume("s1")
+    assert service.job("s1") is running

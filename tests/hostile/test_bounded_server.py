@@ -28,9 +28,11 @@ from gradio_client.exceptions import AppError
 from albert_demo.presets.registry import EMBEDDED_PRESET
 from tests.harness.app import LaunchedApp, wait_for_warm_up
 from tests.harness.loopback_client import make_client
+from tests.harness.timing import budget
 
 # A helper thread (the RSS watch) that fails would otherwise only warn.
-pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+pytestmark = [pytest.mark.system,
+              pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")]
 
 CAP = 6_000_000_000
 CLIENTS = 20
@@ -289,8 +291,8 @@ def test_one_visitor_cannot_take_the_server_down(capped_app, tmp_path):
     # released in lockstep, a wave of 20 meeting the attacks' start.) From 12 s on, with
     # the largest fine-tune training in its own process at nice 19: 1.02-1.05x (6.2x when
     # training shared the server's XLA pool).
-    assert p95(loaded) <= 2 * p95(idle)
-    assert p95(steady) <= 2 * p95(idle)
+    assert p95(loaded) <= budget(2) * p95(idle)
+    assert p95(steady) <= budget(2) * p95(idle)
     refused, shape = outcomes["attention"]
     assert len(refused) == 3 and all("at most" in m for m in refused)
     assert shape[:2] == [1, 1] and shape[2] > 500

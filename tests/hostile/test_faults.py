@@ -12,6 +12,8 @@ from gradio_client import Client
 
 from tests.harness.app import LaunchedApp
 
+pytestmark = pytest.mark.system  # Launched apps killed and restarted.
+
 TEXT = "She opened the [MASK] and walked in."
 
 

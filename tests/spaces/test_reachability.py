@@ -20,6 +20,7 @@ import pytest
 from albert_demo.presets import reachability
 from albert_demo.presets.registry import ASSETS_DIR, EMBEDDED_PRESET
 from albert_demo.presets.resolve import PresetError, resolve_preset
+from tests.harness.timing import budget
 
 ROOT = Path(__file__).resolve().parents[2]
 UNREACHABLE = "Hugging Face is not reachable from this server"
@@ -83,7 +84,7 @@ def timed_failure(handle):
 def test_refused_connection_fails_fast_with_a_clear_message(hub):
     hub(f"http://127.0.0.1:{closed_port()}")
     seconds, message = timed_failure("albert_base_en_uncased")
-    assert seconds < 3
+    assert seconds < budget(3)
     assert UNREACHABLE in message and "connection refused" in message
     assert repr(EMBEDDED_PRESET) in message
 
@@ -91,7 +92,7 @@ def test_refused_connection_fails_fast_with_a_clear_message(hub):
 def test_a_server_that_never_answers_fails_within_3_seconds(hub, silent_server):
     hub(silent_server)
     seconds, message = timed_failure("hf://albert/albert-base-v2")
-    assert seconds < 3
+    assert seconds < budget(3)
     assert UNREACHABLE in message and "no answer" in message
 
 
@@ -100,7 +101,7 @@ def test_hf_hub_offline_fails_at_once(hub, monkeypatch):
     hub(f"http://127.0.0.1:{closed_port()}")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     seconds, message = timed_failure("albert_large_en_uncased")
-    assert seconds < 0.5
+    assert seconds < budget(0.5)
     assert "HF_HUB_OFFLINE=1" in message
 
 
@@ -186,7 +187,7 @@ def test_from_preset_with_hf_endpoint_set_fails_in_under_3_seconds(tmp_path):
                          capture_output=True, text=True, timeout=120).stdout
     result = json.loads(out.strip().splitlines()[-1])
     assert result["error"].startswith("PresetError") and UNREACHABLE in result["error"]
-    assert result["seconds"] < 3, result
+    assert result["seconds"] < budget(3), result
 
 
 def test_the_dropdown_says_needs_network_until_a_download_has_completed(hub):
