@@ -94,6 +94,36 @@ def user_process(variant, url, indices, begin, stop_at, queue):
     queue.put((latencies, errors, usage.ru_utime + usage.ru_stime))
 
 
+class ServerThreads:
+    """CPU seconds per thread name of the server process in the measured window, e.g.
+    how much went to XLA's pool against Python's threads (event loop, workers)."""
+
+    def __init__(self, pid):
+        self.pid, self.seconds, self._start = pid, None, {}
+
+    def _now(self):
+        import psutil
+        names = {}
+        for thread in psutil.Process(self.pid).threads():
+            try:
+                name = Path(f"/proc/{self.pid}/task/{thread.id}/comm").read_text().strip()
+            except OSError:  # the thread ended meanwhile
+                continue
+            names[thread.id] = (name, thread.user_time + thread.system_time)
+        return names
+
+    def start(self):
+        self._start = self._now()
+
+    def stop(self):
+        by_name = {}
+        for tid, (name, seconds) in self._now().items():
+            spent = seconds - self._start.get(tid, (name, 0.0))[1]
+            by_name[name] = by_name.get(name, 0.0) + spent
+        self.seconds = {name: round(s, 1) for name, s in
+                        sorted(by_name.items(), key=lambda item: -item[1]) if s >= 0.1}
+
+
 def run(variant, url, server, users, seconds, processes):
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
@@ -107,6 +137,8 @@ def run(variant, url, server, users, seconds, processes):
         w.start()
     time.sleep(max(0.0, begin - time.time()))
     server.start()
+    threads = ServerThreads(server.proc.pid)
+    threads.start()
     latencies, errors, client_cpu = [], [], 0.0
     for _ in workers:
         part, errs, cpu = queue.get(timeout=seconds + 300)
@@ -114,6 +146,7 @@ def run(variant, url, server, users, seconds, processes):
         errors += errs
         client_cpu += cpu
     server.stop()
+    threads.stop()
     for w in workers:
         w.join(timeout=30)
     return {"variant": variant, "users": users, "seconds": seconds,
@@ -123,7 +156,8 @@ def run(variant, url, server, users, seconds, processes):
             "p99_ms": round(1000 * percentile(latencies, 99), 1),
             "errors": len(errors), "error_lines": errors[:20],
             # where the cores went in the measured window (client CPU includes start-up)
-            "server_cpu_s": server.seconds, "client_cpu_s": round(client_cpu, 1)}
+            "server_cpu_s": server.seconds, "client_cpu_s": round(client_cpu, 1),
+            "server_cpu_s_by_thread_name": threads.seconds}
 
 
 def main():
