@@ -36,7 +36,7 @@ def add_explanation_api(explanations):
 
         Args:
             text: English text with one or more [MASK], e.g. "The [MASK] barked."
-            presets: 2-3 comma-separated model names, the first is the reference, e.g. "albert_tiny_en_uncased, albert_base_en_uncased"
+            presets: 2-3 comma-separated model names, the first is the reference, e.g. "albert_tiny_en_uncased, albert_base_en_uncased" (official ones download on first use)
             top_k: how many words per mask and model, 1 to 50 (by default)
             session_id: leave empty; only your own finetuned/<name> models need it
         Returns:
