@@ -132,3 +132,14 @@ def test_a_server_with_logins_wants_one(fill_mask):
                     {"Authorization": "Bearer hf_token"}):
         refused = http.post(f"/models/{TINY}", json=body, headers=headers)
         assert refused.status_code == 401 and "login" in refused.json()["error"]
+
+
+
+def test_mcp_is_opt_in():
+    """Off unless `app.py --mcp` or ALBERT_DEMO_MCP says so."""
+    from albert_demo.settings import Settings
+    from app import parse_args
+    assert parse_args(["--mcp"]).mcp and not parse_args([]).mcp
+    assert [Settings.from_env(env).mcp_server for env in (
+        {}, {"ALBERT_DEMO_MCP": "1"}, {"ALBERT_DEMO_MCP": "true"}, {"ALBERT_DEMO_MCP": "0"})] \
+        == [False, True, True, False]
