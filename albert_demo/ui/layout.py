@@ -52,7 +52,9 @@ def new_session(session_id):
 
 
 def add_api(predictions, annotations):
-    """Endpoints for programs (gradio_client), named after what they do."""
+    """Endpoints for programs (gradio_client), named after what they do. The public ones'
+    docstrings are what agents read as MCP tool descriptions: one line per argument under
+    "Args:", since Gradio takes each such line as that argument's description."""
 
     @user_errors
     def fill_mask(text: str, preset: str = EMBEDDED_PRESET, top_k: int = 5,
