@@ -124,6 +124,13 @@ class ServerThreads:
                         sorted(by_name.items(), key=lambda item: -item[1]) if s >= 0.1}
 
 
+def machine_busy_seconds():
+    """CPU seconds every core spent on anything but idling, since boot."""
+    import psutil
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
 def run(variant, url, server, users, seconds, processes):
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
@@ -139,6 +146,7 @@ def run(variant, url, server, users, seconds, processes):
     server.start()
     threads = ServerThreads(server.proc.pid)
     threads.start()
+    busy, load = machine_busy_seconds(), common.load_average()
     latencies, errors, client_cpu = [], [], 0.0
     for _ in workers:
         part, errs, cpu = queue.get(timeout=seconds + 300)
@@ -147,6 +155,7 @@ def run(variant, url, server, users, seconds, processes):
         client_cpu += cpu
     server.stop()
     threads.stop()
+    busy = machine_busy_seconds() - busy
     for w in workers:
         w.join(timeout=30)
     return {"variant": variant, "users": users, "seconds": seconds,
@@ -157,7 +166,9 @@ def run(variant, url, server, users, seconds, processes):
             "errors": len(errors), "error_lines": errors[:20],
             # where the cores went in the measured window (client CPU includes start-up)
             "server_cpu_s": server.seconds, "client_cpu_s": round(client_cpu, 1),
-            "server_cpu_s_by_thread_name": threads.seconds}
+            "server_cpu_s_by_thread_name": threads.seconds,
+            # everything on the machine: the rest is other people's work on a shared VM
+            "machine_busy_cpu_s": round(busy, 1), "load_average_before": load}
 
 
 def main():
