@@ -190,6 +190,6 @@ def build_demo(context, title="ALBERT masked-LM demo"):
         if campaigns_on_load:
             load.then(**campaigns_on_load, api_name="campaigns_on_load",
                       api_visibility="private")
-    # The API page and the MCP tools: read-only endpoints only (ui/public_api.py).
+    # The API page lists the program API; MCP serves read-only tools (ui/public_api.py).
     publish_only(demo)
     return demo

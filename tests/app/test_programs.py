@@ -14,13 +14,18 @@ from huggingface_hub.errors import HfHubHTTPError
 from albert_demo.presets.registry import EMBEDDED_PRESET
 from tests.harness.app import LaunchedApp, wait_for_warm_up
 
-# The read-only endpoints, and the names Gradio gives their tools (the functions' names).
-PUBLIC = {"/predict", "/score_candidates", "/compare", "/salience"}
+# The read-only tools, by the names Gradio gives them (the functions' names).
 TOOLS = {"fill_mask", "score_candidates", "compare_presets", "explain_prediction"}
-# Endpoints that read or change someone's data: never a tool, never listed.
+# Endpoints that read or change someone's data, and page events: never a tool.
 STATEFUL = {"annotate", "annotation_update", "annotations_export", "annotations_import",
             "save_annotation", "campaign_create", "campaign_submit", "campaign_export",
             "finetune_start", "finetune_status", "run_delete", "run_import", "run_export"}
+# The program API the listing keeps (gradio_client reads defaults only for listed ones),
+# and page events it no longer lists.
+LISTED = {"/predict", "/predict_joint", "/score_candidates", "/attention", "/compare",
+          "/salience", "/engine_stats", "/annotate", "/annotations_export", "/campaign_next"}
+PAGE_EVENTS = {"/analyse", "/save_annotation", "/pick_mask", "/load_example",
+               "/attention_refresh_0", "/compare_view", "/annotations_search"}
 
 
 @pytest.fixture(scope="module")
@@ -114,14 +119,15 @@ def test_finetuned_models_by_session_header(app):
         assert refused.status_code == 400 and list(refused.json()) == ["error"]
 
 
-def test_the_public_api_lists_only_read_only_endpoints(app):
+def test_the_listing_keeps_the_program_api_and_hides_the_pages_events(app):
     listed = set(requests.get(f"{app.url}gradio_api/info", timeout=30).json()["named_endpoints"])
-    assert listed == PUBLIC
+    assert LISTED <= listed and not PAGE_EVENTS & listed
     every = set(requests.get(f"{app.url}gradio_api/info?all_endpoints=true",
                              timeout=30).json()["named_endpoints"])
-    assert {"/annotate", "/campaign_create", "/engine_stats"} <= every  # still callable
-    row = app.gradio.predict("The sky is [MASK].", EMBEDDED_PRESET, 0, "right", "", "", "",
-                             "programs-test", api_name="/annotate")
+    assert PAGE_EVENTS <= every  # the page still calls them
+    # a listed stateful endpoint keeps its defaults for gradio_client (session_id last)
+    row = app.gradio.predict("The sky is [MASK].", EMBEDDED_PRESET, 0, "right",
+                             session_id="programs-test", api_name="/annotate")
     assert row["session_id"] == "programs-test"
 
 
@@ -138,10 +144,11 @@ async def _mcp(url, calls):
 
 def test_mcp_tools_are_the_read_only_ones_and_answer_as_predict(app):
     text = "The [MASK] is blue."
-    tools, (filled, refused, explained) = asyncio.run(_mcp(app.url, [
+    tools, (filled, refused, explained, stateful) = asyncio.run(_mcp(app.url, [
         ("fill_mask", {"text": text, "top_k": 3}),
         ("fill_mask", {"text": "No mask here.", "top_k": 3}),
-        ("explain_prediction", {"text": text, "method": "gradient_x_input"})]))
+        ("explain_prediction", {"text": text, "method": "gradient_x_input"}),
+        ("annotate", {"text": text, "verdict": "right", "session_id": "agent"})]))
     names = {tool.name for tool in tools}
     assert names == TOOLS and not {name.lower() for name in names} & STATEFUL
     for tool in tools:  # an agent learns every argument from the description
@@ -154,3 +161,5 @@ def test_mcp_tools_are_the_read_only_ones_and_answer_as_predict(app):
             for m in found["masks"]] == predicted(app, text, 3)
     assert refused.isError and "No [MASK] token found" in refused.content[0].text
     assert not explained.isError and "attributions" in explained.content[0].text
+    # not listed, and not callable by name either
+    assert stateful.isError and "Unknown tool" in stateful.content[0].text
