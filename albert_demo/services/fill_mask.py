@@ -7,7 +7,7 @@ with the same bounds and messages.
 
     FillMaskService(predictions).answer("albert_tiny_en_uncased",
                                         {"inputs": "The sky is [MASK].", "parameters": {"top_k": 2}})
-    # [{"score": 0.31, "token": 1234, "token_str": "blue", "sequence": "The sky is blue."}, ...]
+    # [{"score": 0.0441, "token": 35, "token_str": "not", "sequence": "The sky is not."}, ...]
 
 One mask gives a flat list, several a list per mask (as the Hub does); a list of texts gives
 one such reply per text. With `targets`, only those words are scored (each by its first
