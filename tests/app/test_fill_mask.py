@@ -3,6 +3,7 @@ route (`ui/fill_mask_route.py`) without launching the app; `test_programs.py` dr
 launched app with the real clients."""
 
 import base64
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi import FastAPI
@@ -64,6 +65,21 @@ def test_targets_are_scored_as_score_candidates_scores_them(services, fill_mask)
     single = fill_mask.answer(TINY, {"inputs": "The sky is [MASK].",
                                      "parameters": {"targets": "blue", "top_k": 5}})
     assert [e["token_str"] for e in single] == ["blue"]
+
+
+def test_requests_are_served_by_the_engines_batcher(services, fill_mask):
+    """Each text goes through the predictor's batcher, as /predict's do (the counters
+    count every request a batch served)."""
+    model = services.predictions.model(TINY)
+
+    def served():
+        return sum(batcher.requests for batcher in model._batchers.values())
+
+    before = served()
+    texts = [f"Request {n} says the sky is [MASK]." for n in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda t: fill_mask.answer(TINY, {"inputs": t}), texts))
+    assert served() - before == 8 and all(len(reply) == 5 for reply in replies)
 
 
 @pytest.mark.parametrize("payload, message", [
