@@ -1,4 +1,4 @@
-"""Start the ALBERT demo: `python app.py [--host H] [--port P] [--share]`.
+"""Start the ALBERT demo: `python app.py [--host H] [--port P] [--share] [--mcp]`.
 
 GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are honoured (flags win). Data (annotations,
 compiled programs) lives in ALBERT_DEMO_DATA_DIR, default ./.albert_demo_data.
