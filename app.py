@@ -1,4 +1,4 @@
-"""Start the ALBERT demo: `python app.py [--host H] [--port P] [--share]`.
+"""Start the ALBERT demo: `python app.py [--host H] [--port P] [--share] [--mcp]`.
 
 GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are honoured (flags win). Data (annotations,
 compiled programs) lives in ALBERT_DEMO_DATA_DIR, default ./.albert_demo_data.
@@ -12,6 +12,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")  # before anything imports keras
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
 
 import argparse  # noqa: E402
+import importlib.util  # noqa: E402
 import logging  # noqa: E402
 import threading  # noqa: E402
 
@@ -29,6 +30,9 @@ def parse_args(argv=None):
     parser.add_argument("--concurrency", type=int,
                         default=None,
                         help="requests run at once per event")
+    parser.add_argument("--mcp", action="store_true",
+                        help="also serve read-only MCP tools at /gradio_api/mcp "
+                             "(or ALBERT_DEMO_MCP=1)")
     return parser.parse_args(argv)
 
 
@@ -91,8 +95,15 @@ def main(argv=None):
     from albert_demo.finetune.registry import FinetunedRegistry
     from albert_demo.services import (AnnotationService, EvaluationService,
                                       ExplanationService, PredictionService)
+    from albert_demo.services.fill_mask import FillMaskService
     from albert_demo.ui.context import UIContext
+    from albert_demo.ui.fill_mask_route import fill_mask_routes
     from albert_demo.ui.layout import build_demo
+
+    mcp = args.mcp or config.mcp_server
+    if mcp and importlib.util.find_spec("mcp") is None:
+        raise SystemExit("--mcp needs the mcp package: pip install 'mcp>=1.21,<2' "
+                         "(Gradio's MCP server fails to start with mcp 2).")
 
     if not problem:
         configure_compilation_cache(config.compilation_cache)
@@ -125,9 +136,14 @@ def main(argv=None):
     # /data, outside the working and temp folders Gradio serves from by default. Their
     # paths hold unguessable parts (random folder names, a hash of the owner's session).
     downloads = [str(data_dir / name) for name in ("exports", "campaign_exports", "finetuned")]
+    # POST /models/<preset>: the fill-mask task as Hugging Face's clients speak it, in
+    # front of Gradio's routes and outside its queue.
+    routes = fill_mask_routes(FillMaskService(predictions), users)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 show_error=True, max_file_size=max_upload_bytes(config, store), auth=users,
-                allowed_paths=[] if problem else downloads)
+                allowed_paths=[] if problem else downloads, app_kwargs={"routes": routes},
+                # None: Gradio's own GRADIO_MCP_SERVER variable still decides
+                mcp_server=True if mcp else None)
 
 
 if __name__ == "__main__":

@@ -149,6 +149,9 @@ class Settings:
     # accumulation, 1.35-1.8x faster on the base config here (AVX-512 BF16); top-1 agrees
     # with float32 on 99.2% of the held-out sample (tests/models/test_mixed_precision.py).
     serving_dtype: str = "float32"
+    # Programs and agents: Gradio's MCP server (read-only tools only, ui/public_api.py),
+    # off unless asked for (`python app.py --mcp`, ALBERT_DEMO_MCP=1).
+    mcp_server: bool = False
     space_id: str | None = None               # set on a Hugging Face Space (SPACE_ID)
     public: bool = False
 
@@ -194,6 +197,7 @@ class Settings:
             queue_status_seconds=_queue_status_seconds(env, d.queue_status_seconds),
             serving_dtype=_choice(env, "ALBERT_DEMO_SERVING_DTYPE", SERVING_DTYPES,
                                   d.serving_dtype),
+            mcp_server=_flag(env, "ALBERT_DEMO_MCP", d.mcp_server),
             space_id=(env.get("SPACE_ID") or "").strip() or None,
         )
 

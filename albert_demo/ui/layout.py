@@ -21,6 +21,7 @@ from albert_demo.ui.finetune_tab import build_finetune_tab
 from albert_demo.ui.errors import user_errors
 from albert_demo.ui.preset_choices import preset_choices
 from albert_demo.ui.predict_tab import build_predict_tab
+from albert_demo.ui.public_api import publish_only
 from albert_demo.ui.salience_view import build_salience_view
 
 INTRO = """# ALBERT masked-LM demo
@@ -50,13 +51,25 @@ def new_session(session_id):
 
 
 def add_api(predictions, annotations):
-    """Endpoints for programs (gradio_client), named after what they do."""
+    """Endpoints for programs (gradio_client), named after what they do. The public ones'
+    docstrings are what agents read as MCP tool descriptions: one line per argument under
+    "Args:", since Gradio takes each such line as that argument's description."""
 
     @user_errors
-    def predict(text: str, preset: str = EMBEDDED_PRESET, top_k: int = 5,
-                session_id: str = "") -> dict:
-        """Top-k tokens with probabilities for every [MASK] (independently), and the text
-        filled with the best guesses. session_id: needed only for your finetuned/ models."""
+    def fill_mask(text: str, preset: str = EMBEDDED_PRESET, top_k: int = 5,
+                  session_id: str = "") -> dict:
+        """Guess the missing word at every [MASK] of an English text: the top_k most likely
+        words per mask (each mask guessed on its own) with their probabilities, and the
+        text filled with the best guesses. Read-only.
+
+        Args:
+            text: English text with one or more [MASK], e.g. "The sky is [MASK]." (by default at most 2000 characters and 20 masks)
+            preset: model name; albert_tiny_en_uncased (built in, always available) unless you were given another
+            top_k: how many words to return per mask, 1 to 50 (by default)
+            session_id: leave empty; only your own finetuned/<name> models need it
+        Returns:
+            {"masks": [{"index": token position, "predictions": [{"token", "token_id", "score": probability 0-1}]}], "filled_text", "mode"}
+        """
         return predictions.predict(text, preset, top_k, session_id=session_id)
 
     @user_errors
@@ -68,7 +81,17 @@ def add_api(predictions, annotations):
     @user_errors
     def score_candidates(text: str, preset: str = EMBEDDED_PRESET, candidates: str = "",
                          session_id: str = "") -> dict:
-        """Probability of each comma-separated candidate word at every [MASK]."""
+        """Probability the model gives each candidate word at every [MASK] of an English
+        text, to check or rank words you already have in mind. Read-only.
+
+        Args:
+            text: English text with one or more [MASK], e.g. "The sky is [MASK]."
+            preset: model name; albert_tiny_en_uncased (built in, always available) unless you were given another
+            candidates: comma-separated words, e.g. "blue, grey" (at most 20; a word of several pieces is scored by its first piece)
+            session_id: leave empty; only your own finetuned/<name> models need it
+        Returns:
+            {"masks": [token positions], "candidates": [{"word", "token", "whole_word", "scores": [probability 0-1 per mask]}]}
+        """
         return predictions.score_candidates(text, preset, candidates, session_id=session_id)
 
     @user_errors
@@ -91,9 +114,10 @@ def add_api(predictions, annotations):
         """Compilations so far, loaded presets, and whether warm-up has finished."""
         return predictions.engine_stats()
 
-    for fn in (predict, predict_joint, score_candidates, annotate, engine_stats):
-        # Light, thread-safe calls bounded by the request limits: served directly, without
-        # the queue's per-event overhead.
+    # Light, thread-safe calls bounded by the request limits: served directly, without
+    # the queue's per-event overhead. (fill_mask is /predict: the name agents see.)
+    gr.api(fill_mask, api_name="predict", queue=False)
+    for fn in (predict_joint, score_candidates, annotate, engine_stats):
         gr.api(fn, api_name=fn.__name__, queue=False)
     # Attention replies can be megabytes: in the queue, two at a time, so a burst of them
     # waits instead of stalling every other user.
@@ -171,4 +195,6 @@ def build_demo(context, title="ALBERT masked-LM demo"):
             if on_load[tab_id]:
                 load.then(**on_load[tab_id], api_name=f"{tab_id}_on_load",
                           api_visibility="private")
+    # The API page lists the program API; MCP serves read-only tools (ui/public_api.py).
+    publish_only(demo)
     return demo

@@ -1,9 +1,12 @@
 """Every class of bad preset and bad input, sent through every endpoint that takes them,
 comes back as the person's message: never the generic "Something went wrong"."""
 
+import html
 import re
+from urllib.parse import quote
 
 import pytest
+import requests
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
@@ -68,3 +71,25 @@ def test_bad_texts_get_their_message(client, endpoint, case):
 def test_stateful_calls_need_a_session(client):
     check_person_message(client, "/annotate",
                          (TEXT, EMBEDDED_PRESET, 0, "right", "", "", "", ""), "session_id")
+
+
+def fill_mask_route(app_server, preset, text):
+    """POST /models/<preset> (the Hugging Face fill-mask route): (status, JSON)."""
+    reply = requests.post(f"{app_server.url}models/{quote(preset, safe='')}",
+                          json={"inputs": text}, headers={"X-Session-Id": "me"}, timeout=60)
+    return reply.status_code, reply.json()
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PRESETS) + sorted(BAD_TEXTS))
+def test_the_fill_mask_route_refuses_with_predicts_message(app_server, client, case):
+    preset, text = EMBEDDED_PRESET, TEXT
+    if case in BAD_PRESETS:
+        preset, expected = BAD_PRESETS[case]
+    else:
+        text, expected = BAD_TEXTS[case]
+    status, reply = fill_mask_route(app_server, preset, text)
+    with pytest.raises(AppError) as caught:
+        client.predict(text, preset, 5, "me", api_name="/predict")
+    assert (status, list(reply)) == (400, ["error"])
+    assert re.search(expected, reply["error"], re.IGNORECASE), reply
+    assert reply["error"] == html.unescape(str(caught.value))  # the page escapes its HTML

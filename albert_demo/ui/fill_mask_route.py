@@ -1,0 +1,115 @@
+"""`POST /models/<preset>`: the fill-mask task over plain HTTP, as Hugging Face's clients
+speak it, on the same server as the page but outside Gradio's queue and event protocol.
+
+    InferenceClient(model="http://127.0.0.1:7860/models/albert_tiny_en_uncased"
+                    ).fill_mask("The sky is [MASK].", top_k=3)
+    requests.post("http://127.0.0.1:7860/models/albert_tiny_en_uncased",
+                  json={"inputs": "The sky is [MASK].", "parameters": {"top_k": 3}}).json()
+
+A mistake the caller can fix answers 400 with `{"error": message}` (what the Hub's API
+answers and what `huggingface_hub` shows in its exception); a body over the bound 413; a
+fault of ours 500 with the same JSON and no trace. `finetuned/<name>` models are the
+caller's, named by the `X-Session-Id` header.
+"""
+
+import base64
+import binascii
+import json
+import logging
+import secrets
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from albert_demo.errors import UserError
+
+log = logging.getLogger("albert_demo.fill_mask")
+
+SESSION_HEADER = "X-Session-Id"
+# 16 texts of 2,000 characters, each of which JSON may spell in 6 bytes ("\u00e9"), fit
+# with room to spare; anything larger is refused before it is read in full.
+MAX_BODY_BYTES = 256 * 1024
+
+
+class _Refused(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+def error_reply(status, message):
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def read_body(request, limit=MAX_BODY_BYTES):
+    """The request body, refused (413) as soon as it is known to exceed `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _Refused(413, f"The request body is {int(declared):,} bytes; at most "
+                            f"{limit:,} are accepted.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _Refused(413, f"The request body is over {limit:,} bytes; at most "
+                                f"{limit:,} are accepted.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(body):
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise _Refused(400, 'The body must be JSON, e.g. {"inputs": "The sky is [MASK]."}.'
+                       ) from None
+
+
+def basic_auth_checker(users):
+    """users: [(name, password)] as Gradio's `auth` takes them, or None (open server).
+    -> check(request) that raises `_Refused(401)` unless HTTP Basic names one of them."""
+    if not users:
+        return lambda request: None
+    passwords = dict(users)
+
+    def check(request):
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        try:
+            name, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            name = password = None
+        expected = passwords.get(name) if scheme.lower() == "basic" else None
+        if expected is None or not secrets.compare_digest(password.encode(), expected.encode()):
+            raise _Refused(401, "This server needs a login: send HTTP Basic credentials of "
+                                "one of its users.")
+    return check
+
+
+def fill_mask_routes(fill_mask, users=None):
+    """The routes to put in front of Gradio's (`launch(app_kwargs={"routes": ...})`).
+
+    fill_mask: a `FillMaskService`; users: the server's logins, if it has any."""
+    router = APIRouter()
+    check_login = basic_auth_checker(users)
+
+    @router.post("/models/{preset:path}")
+    async def fill_mask_task(preset: str, request: Request):
+        try:
+            check_login(request)
+            payload = parse_json(await read_body(request))
+            session_id = request.headers.get(SESSION_HEADER)
+            # The forward runs on a worker thread, where the engine's batcher shares it
+            # with whatever else is waiting at the same length.
+            reply = await run_in_threadpool(fill_mask.answer, preset, payload, session_id)
+        except _Refused as refused:
+            return error_reply(refused.status, str(refused))
+        except UserError as error:
+            return error_reply(400, str(error))
+        except Exception as error:
+            log.exception("unexpected error in POST /models/%s", preset)
+            return error_reply(500, f"Something went wrong ({type(error).__name__}); the "
+                                    "details are in the server log.")
+        return JSONResponse(reply)
+
+    return router.routes

@@ -1,0 +1,229 @@
+#!/usr/bin/env python
+"""Throughput for programs: `POST /models/<preset>` (plain HTTP, outside Gradio's queue)
+against `/predict` through `gradio_client`, on one launched app, same preset, same texts.
+
+N users (threads in niced client processes, as `tests/load/run_load.py` runs them) loop
+fill-mask requests for `--seconds` per run; the two variants run one after the other,
+`--rounds` times (route, gradio, route, gradio, ...). Per run: requests/s, p50/p95/p99,
+errors, and where the CPU went (server process vs client processes). The machine's CPU and
+vector ISA go with every figure. Bounded in users, seconds and rounds; loopback only.
+
+    python benchmarks/programs.py --users 50 --seconds 60 \
+        --save benchmarks/results/programs-cpu.json
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+import common  # noqa: E402
+from tests.harness.loopback_client import make_client  # noqa: E402
+from tests.load.run_load import (SENTENCES, ServerCPU, free_port, launch,  # noqa: E402
+                                 percentile, wait_ready)
+
+PRESET = "albert_tiny_en_uncased"
+VARIANTS = ("route", "gradio")
+
+
+def caller(variant, url):
+    """A function (text, top_k) -> words of the first mask, for one user."""
+    if variant == "route":
+        import requests
+        session = requests.Session()  # keep-alive, as any HTTP client would
+
+        def call(text, top_k):
+            reply = session.post(f"{url}models/{PRESET}", timeout=120,
+                                 json={"inputs": text, "parameters": {"top_k": top_k}})
+            reply.raise_for_status()
+            found = reply.json()
+            return [e["token_str"] for e in (found if isinstance(found[0], dict) else found[0])]
+    else:
+        client = make_client(url)
+
+        def call(text, top_k):
+            found = client.predict(text, PRESET, top_k, api_name="/predict")
+            return [p["token"] for p in found["masks"][0]["predictions"]]
+    return call
+
+
+def user(variant, url, index, begin, stop_at, latencies, errors, lock):
+    rng = random.Random(index)
+    call = caller(variant, url)
+    time.sleep(max(0.0, begin - time.time()))  # everyone starts together
+    while time.time() < stop_at:
+        text, top_k = rng.choice(SENTENCES), rng.randint(1, 20)
+        start = time.perf_counter()
+        try:
+            words = call(text, top_k)
+            if len(words) != top_k:
+                raise ValueError(f"{len(words)} words for top_k {top_k}")
+        except Exception as error:  # every failure is counted and shown, none hidden
+            with lock:
+                errors.append(f"{type(error).__name__}: {error}"[:300])
+            continue
+        with lock:
+            latencies.append(time.perf_counter() - start)
+
+
+def user_process(variant, url, indices, begin, stop_at, queue):
+    """Users as threads of one niced process (the clients share the server's cores)."""
+    os.nice(10)
+    latencies, errors, lock = [], [], threading.Lock()
+    threads = [threading.Thread(target=user, args=(variant, url, i, begin, stop_at,
+                                                   latencies, errors, lock))
+               for i in indices]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=max(0.0, stop_at - time.time()) + 120)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    queue.put((latencies, errors, usage.ru_utime + usage.ru_stime))
+
+
+class ServerThreads:
+    """CPU seconds per thread name of the server process in the measured window, e.g.
+    how much went to XLA's pool against Python's threads (event loop, workers)."""
+
+    def __init__(self, pid):
+        self.pid, self.seconds, self._start = pid, None, {}
+
+    def _now(self):
+        import psutil
+        names = {}
+        for thread in psutil.Process(self.pid).threads():
+            try:
+                name = Path(f"/proc/{self.pid}/task/{thread.id}/comm").read_text().strip()
+            except OSError:  # the thread ended meanwhile
+                continue
+            names[thread.id] = (name, thread.user_time + thread.system_time)
+        return names
+
+    def start(self):
+        self._start = self._now()
+
+    def stop(self):
+        by_name = {}
+        for tid, (name, seconds) in self._now().items():
+            spent = seconds - self._start.get(tid, (name, 0.0))[1]
+            by_name[name] = by_name.get(name, 0.0) + spent
+        self.seconds = {name: round(s, 1) for name, s in
+                        sorted(by_name.items(), key=lambda item: -item[1]) if s >= 0.1}
+
+
+def machine_busy_seconds():
+    """CPU seconds every core spent on anything but idling, since boot."""
+    import psutil
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
+def run(variant, url, server, users, seconds, processes):
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    begin = time.time() + 10  # the client processes need a moment to start
+    stop_at = begin + seconds
+    groups = [list(range(users))[n::processes] for n in range(processes)]
+    workers = [context.Process(target=user_process,
+                               args=(variant, url, g, begin, stop_at, queue))
+               for g in groups if g]
+    for w in workers:
+        w.start()
+    time.sleep(max(0.0, begin - time.time()))
+    server.start()
+    threads = ServerThreads(server.proc.pid)
+    threads.start()
+    busy, load = machine_busy_seconds(), common.load_average()
+    latencies, errors, client_cpu = [], [], 0.0
+    for _ in workers:
+        part, errs, cpu = queue.get(timeout=seconds + 300)
+        latencies += part
+        errors += errs
+        client_cpu += cpu
+    server.stop()
+    threads.stop()
+    busy = machine_busy_seconds() - busy
+    for w in workers:
+        w.join(timeout=30)
+    return {"variant": variant, "users": users, "seconds": seconds,
+            "requests": len(latencies), "requests_per_s": round(len(latencies) / seconds, 1),
+            "p50_ms": round(1000 * percentile(latencies, 50), 1),
+            "p95_ms": round(1000 * percentile(latencies, 95), 1),
+            "p99_ms": round(1000 * percentile(latencies, 99), 1),
+            "errors": len(errors), "error_lines": errors[:20],
+            # where the cores went in the measured window (client CPU includes start-up)
+            "server_cpu_s": server.seconds, "client_cpu_s": round(client_cpu, 1),
+            "server_cpu_s_by_thread_name": threads.seconds,
+            # everything on the machine: the rest is other people's work on a shared VM
+            "machine_busy_cpu_s": round(busy, 1), "load_average_before": load}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--users", type=int, default=50)
+    p.add_argument("--seconds", type=float, default=60)
+    p.add_argument("--rounds", type=int, default=1, help="route+gradio pairs, interleaved")
+    p.add_argument("--processes", type=int, default=4, help="client processes")
+    p.add_argument("--save", help="write the results here (JSON)")
+    args = p.parse_args()
+    users = max(1, min(args.users, 200))
+    seconds = max(1.0, min(args.seconds, 300.0))
+    rounds = max(1, min(args.rounds, 5))
+    workdir = tempfile.mkdtemp(prefix="albert-programs-")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    proc = launch(Path(workdir) / "data", port)
+    try:
+        wait_ready(url)
+        server = ServerCPU(proc)
+        runs = []
+        for n in range(rounds):
+            for variant in VARIANTS:
+                runs.append({"round": n + 1, **run(variant, url, server, users, seconds,
+                                                   args.processes)})
+                print(json.dumps({k: v for k, v in runs[-1].items() if k != "error_lines"}),
+                      flush=True)
+        summary = {}
+        for variant in VARIANTS:
+            mine = [r for r in runs if r["variant"] == variant]
+            summary[variant] = {k: [r[k] for r in mine] for k in (
+                "requests_per_s", "p50_ms", "p95_ms", "errors", "server_cpu_s",
+                "client_cpu_s")}
+        route, gradio = summary["route"], summary["gradio"]
+        summary["route_over_gradio_requests_per_s"] = [
+            round(a / b, 2) if b else None
+            for a, b in zip(route["requests_per_s"], gradio["requests_per_s"])]
+        summary["route_over_gradio_p95"] = [
+            round(a / b, 2) for a, b in zip(route["p95_ms"], gradio["p95_ms"])]
+        result = {"machine": common.machine(), "date": time.strftime("%Y-%m-%d"),
+                  "preset": PRESET, "users": users, "seconds": seconds,
+                  "client_processes": args.processes, "runs": runs, "summary": summary}
+        print(json.dumps(summary, indent=2))
+        if args.save:
+            Path(args.save).write_text(json.dumps(result, indent=2) + "\n")
+        return 0 if not any(r["errors"] for r in runs) else 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

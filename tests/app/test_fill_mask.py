@@ -1,0 +1,161 @@
+"""The Hub's fill-mask task over the app's predictions (`services/fill_mask.py`) and its
+route (`ui/fill_mask_route.py`) without launching the app; `test_programs.py` drives the
+launched app with the real clients."""
+
+import base64
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from albert_demo.engine import InputError
+from albert_demo.presets.registry import EMBEDDED_PRESET
+from albert_demo.services.fill_mask import MAX_INPUTS, FillMaskService
+from albert_demo.ui.fill_mask_route import MAX_BODY_BYTES, fill_mask_routes
+
+TINY = EMBEDDED_PRESET
+ELEMENT = {"score", "token", "token_str", "sequence"}
+
+
+@pytest.fixture()
+def fill_mask(services):
+    return FillMaskService(services.predictions)
+
+
+def test_one_mask_is_a_flat_list_with_predicts_numbers(services, fill_mask):
+    text = "The sky is [mask] today."
+    reply = fill_mask.answer(TINY, {"inputs": text, "parameters": {"top_k": 4}})
+    expected = services.predictions.predict(text, TINY, 4)["masks"][0]["predictions"]
+    assert [set(e) for e in reply] == [ELEMENT] * 4
+    assert [(e["score"], e["token"], e["token_str"]) for e in reply] == [
+        (p["score"], p["token_id"], p["token"]) for p in expected]
+    assert [e["sequence"] for e in reply] == [f"The sky is {p['token']} today."
+                                              for p in expected]
+
+
+def test_several_masks_are_a_list_per_mask_each_filling_only_its_own(services, fill_mask):
+    text = "The [MASK] barked at the [MASK]."
+    reply = fill_mask.answer(TINY, {"inputs": text})  # top_k 5 by default, as the Hub
+    expected = services.predictions.predict(text, TINY, 5)["masks"]
+    assert len(reply) == 2 and all(len(mask) == 5 for mask in reply)
+    for mask, found in zip(reply, expected):
+        assert [e["token"] for e in mask] == [p["token_id"] for p in found["predictions"]]
+    first, second = reply[0][0], reply[1][0]
+    assert first["sequence"] == f"The {first['token_str']} barked at the [MASK]."
+    assert second["sequence"] == f"The [MASK] barked at the {second['token_str']}."
+
+
+def test_a_list_of_texts_gets_one_reply_per_text(fill_mask):
+    texts = ["The sky is [MASK].", "The [MASK] is [MASK]."]
+    reply = fill_mask.answer(TINY, {"inputs": texts, "parameters": {"top_k": 2}})
+    assert reply[0] == fill_mask.answer(TINY, {"inputs": texts[0], "parameters": {"top_k": 2}})
+    assert len(reply[1]) == 2 and len(reply[1][0]) == 2
+
+
+def test_targets_are_scored_as_score_candidates_scores_them(services, fill_mask):
+    text = "The [MASK] is [MASK]."
+    reply = fill_mask.answer(TINY, {"inputs": text, "parameters": {
+        "targets": ["blue", "sky", "Blue", "dog"], "top_k": 3}})
+    scored = services.predictions.score_candidates(text, TINY, "blue, sky, dog")
+    for m, mask in enumerate(reply):
+        expected = sorted(((c["scores"][m], c["word"]) for c in scored["candidates"]),
+                          reverse=True)
+        assert [(e["score"], e["token_str"]) for e in mask] == expected  # "Blue" = "blue"
+    single = fill_mask.answer(TINY, {"inputs": "The sky is [MASK].",
+                                     "parameters": {"targets": "blue", "top_k": 5}})
+    assert [e["token_str"] for e in single] == ["blue"]
+
+
+def test_requests_are_served_by_the_engines_batcher(services, fill_mask):
+    """Each text goes through the predictor's batcher, as /predict's do (the counters
+    count every request a batch served)."""
+    model = services.predictions.model(TINY)
+
+    def served():
+        return sum(batcher.requests for batcher in model._batchers.values())
+
+    before = served()
+    texts = [f"Request {n} says the sky is [MASK]." for n in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda t: fill_mask.answer(TINY, {"inputs": t}), texts))
+    assert served() - before == 8 and all(len(reply) == 5 for reply in replies)
+
+
+@pytest.mark.parametrize("payload, message", [
+    (["The sky is [MASK]."], "JSON object"),
+    ({"text": "The sky is [MASK]."}, "JSON object"),
+    ({"inputs": 7}, "inputs"),
+    ({"inputs": []}, "inputs"),
+    ({"inputs": ["The sky is [MASK]."] * (MAX_INPUTS + 1)}, f"at most {MAX_INPUTS}"),
+    ({"inputs": "No mask here."}, "No [MASK] token found"),
+    ({"inputs": "x" * 3000 + " [MASK]"}, "characters"),
+    ({"inputs": "The sky is [MASK].", "parameters": {"top_k": 0}}, "top_k must be between"),
+    ({"inputs": "The sky is [MASK].", "parameters": {"top_k": "many"}}, "whole number"),
+    ({"inputs": "The sky is [MASK].", "parameters": {"top_k": 0, "targets": ["blue"]}},
+     "top_k must be between"),
+    ({"inputs": "The sky is [MASK].", "parameters": {"targets": []}}, "targets"),
+    ({"inputs": "The sky is [MASK].", "parameters": {"targets": ["a"] * 21}}, "At most 20"),
+    ({"inputs": "The sky is [MASK].", "parameters": {"temperature": 2}}, "Unknown parameter"),
+    ({"inputs": "The sky is [MASK].", "parameters": [5]}, "parameters"),
+])
+def test_mistakes_are_input_errors(fill_mask, payload, message):
+    with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        fill_mask.answer(TINY, payload)
+
+
+@pytest.fixture()
+def http(fill_mask):
+    return TestClient(FastAPI(routes=fill_mask_routes(fill_mask)))
+
+
+def test_the_route_answers_the_service_and_refuses_with_json(http, fill_mask):
+    body = {"inputs": "The sky is [MASK].", "parameters": {"top_k": 2}}
+    ok = http.post(f"/models/{TINY}", json=body)
+    assert ok.status_code == 200 and ok.json() == fill_mask.answer(TINY, body)
+    for response, status, message in [
+            (http.post(f"/models/{TINY}", json={"inputs": "no mask"}), 400, "No [MASK]"),
+            (http.post("/models/no_such_preset", json=body), 400, "Unknown preset"),
+            (http.post(f"/models/{TINY}", content=b"{not json"), 400, "must be JSON"),
+            (http.post(f"/models/{TINY}", content=b"\xff\xfe"), 400, "must be JSON"),
+            (http.post(f"/models/{TINY}", content=b"x" * (MAX_BODY_BYTES + 1)), 413,
+             "at most")]:
+        assert response.status_code == status, response.text
+        assert list(response.json()) == ["error"] and message in response.json()["error"]
+
+
+def test_a_fault_is_a_500_without_a_trace(services):
+    class Broken(FillMaskService):
+        def answer(self, *args):
+            raise RuntimeError("/srv/secret/path exploded")
+
+    http = TestClient(FastAPI(routes=fill_mask_routes(Broken(services.predictions))))
+    response = http.post(f"/models/{TINY}", json={"inputs": "The sky is [MASK]."})
+    assert response.status_code == 500
+    assert response.json() == {"error": "Something went wrong (RuntimeError); the details "
+                                        "are in the server log."}
+
+
+def test_a_server_with_logins_wants_one(fill_mask):
+    http = TestClient(FastAPI(routes=fill_mask_routes(fill_mask, users=[("ann", "pw")])))
+    body = {"inputs": "The sky is [MASK]."}
+
+    def basic(text):
+        return {"Authorization": "Basic " + base64.b64encode(text.encode()).decode()}
+
+    assert http.post(f"/models/{TINY}", json=body, headers=basic("ann:pw")).status_code == 200
+    for headers in ({}, basic("ann:wrong"), basic("bob:pw"), {"Authorization": "Basic %%"},
+                    {"Authorization": "Bearer hf_token"}):
+        refused = http.post(f"/models/{TINY}", json=body, headers=headers)
+        assert refused.status_code == 401 and "login" in refused.json()["error"]
+
+
+
+def test_mcp_is_opt_in():
+    """Off unless `app.py --mcp` or ALBERT_DEMO_MCP says so."""
+    from albert_demo.settings import Settings
+    from app import parse_args
+    assert parse_args(["--mcp"]).mcp and not parse_args([]).mcp
+    assert [Settings.from_env(env).mcp_server for env in (
+        {}, {"ALBERT_DEMO_MCP": "1"}, {"ALBERT_DEMO_MCP": "true"}, {"ALBERT_DEMO_MCP": "0"})] \
+        == [False, True, True, False]
