@@ -12,10 +12,13 @@ Tables live in the annotation store's database (its engine). Every method runs i
 transaction and raises a `CampaignError` (nothing changed) for a person's mistake.
 
 Concurrency: every change to an item's judgments or leases first locks the item's row
-(PostgreSQL ``SELECT … FOR UPDATE``; SQLite has one writer at a time). Leasing picks an
-open item with ``FOR UPDATE SKIP LOCKED``, then re-counts under the lock, so an item is
-never leased to more people than it still needs; ``submit`` re-checks the count, and
-``UNIQUE(item, annotator)`` keeps one answer per person per item.
+(PostgreSQL ``SELECT … FOR UPDATE``; SQLite has one writer at a time) and then reads what
+it changes. Leasing picks an open item with ``FOR UPDATE SKIP LOCKED``, then re-counts
+under the lock, so an item is never leased to more people than it still needs; ``submit``
+needs a lease that has not run out and re-checks the count; ``undo`` re-reads the answer
+it takes back under the lock and refuses if another undo took it first; and
+``UNIQUE(item, annotator)`` keeps one answer per person per item. Progress is counted from
+the judgment rows, never kept in a counter beside them, so it always equals what is stored.
 """
 
 from __future__ import annotations
@@ -84,6 +87,16 @@ def _text(value, name, limit, required=False):
     if len(value) > limit:
         raise CampaignError(f"{name} is {len(value)} characters; at most {limit} are accepted.")
     return value
+
+
+def _judged_count(item_id):
+    """How many judgments (not skips or flags) an item has: counted from the rows."""
+    return (select(func.count()).select_from(J)
+            .where(J.c.item_id == item_id, J.c.kind == "judged").scalar_subquery())
+
+
+def _duration(seconds: int) -> str:
+    return f"{seconds // 60} minutes" if seconds % 60 == 0 else f"{seconds} seconds"
 
 
 def _shown_name(annotator_id: str) -> str:
@@ -180,8 +193,8 @@ class CampaignService:
             conn.execute(insert(I), [
                 {"campaign_id": campaign_id, "ordinal": n, "text": r["text"],
                  "reference": r["reference"] or [None] * r["text"].count(MASK),
-                 "predictions": p, "swap": len(presets) == 2 and rng.random() < 0.5,
-                 "judged": 0} for n, (r, p) in enumerate(zip(records, predictions))])
+                 "predictions": p, "swap": len(presets) == 2 and rng.random() < 0.5}
+                for n, (r, p) in enumerate(zip(records, predictions))])
         return self.get(annotator, campaign_id)
 
     @staticmethod
@@ -234,9 +247,10 @@ class CampaignService:
 
     # ------------------------------------------------------------ reading
     def _summary(self, conn, campaign, annotator) -> dict:
-        n_items, judged = conn.execute(
-            select(func.count(), func.coalesce(func.sum(I.c.judged), 0))
-            .where(I.c.campaign_id == campaign["id"])).one()
+        n_items = conn.execute(select(func.count()).select_from(I).where(
+            I.c.campaign_id == campaign["id"])).scalar_one()
+        judged = conn.execute(select(func.count()).select_from(J).where(
+            J.c.campaign_id == campaign["id"], J.c.kind == "judged")).scalar_one()
         yours = conn.execute(select(func.count()).where(
             J.c.campaign_id == campaign["id"], J.c.annotator == annotator.id,
             J.c.kind == "judged")).scalar_one()
@@ -299,9 +313,10 @@ class CampaignService:
         active = (select(func.count()).select_from(L)
                   .where(L.c.item_id == I.c.id, L.c.expires_at > now).scalar_subquery())
         answered = exists().where(J.c.item_id == I.c.id, J.c.annotator == annotator.id)
+        judged = _judged_count(I.c.id)
         return (select(I.c.id)
-                .where(I.c.campaign_id == campaign["id"], I.c.judged < overlap,
-                       ~answered, I.c.judged + active < overlap))
+                .where(I.c.campaign_id == campaign["id"], judged < overlap,
+                       ~answered, judged + active < overlap))
 
     def _lease_open_item(self, conn, campaign, annotator, now):
         """Lock an item this annotator may take, re-count under the lock, lease it."""
@@ -316,11 +331,15 @@ class CampaignService:
             if item_id is None:
                 return None
             # A fresh statement under the row lock sees every committed lease/answer.
-            judged = conn.execute(select(I.c.judged).where(I.c.id == item_id)).scalar_one()
+            judged = conn.execute(select(_judged_count(item_id))).scalar_one()
             taken = conn.execute(select(func.count()).select_from(L).where(
                 L.c.item_id == item_id, L.c.expires_at > now)).scalar_one()
+            # Answered, or leased by this annotator's other tab a moment ago (a second
+            # lease row would collide with the first).
             mine = conn.execute(select(func.count()).select_from(J).where(
                 J.c.item_id == item_id, J.c.annotator == annotator.id)).scalar_one()
+            mine += conn.execute(select(func.count()).select_from(L).where(
+                L.c.item_id == item_id, L.c.annotator == annotator.id)).scalar_one()
             if judged + taken < overlap and not mine:
                 conn.execute(insert(L).values(
                     item_id=item_id, annotator=annotator.id, campaign_id=campaign["id"],
@@ -381,14 +400,15 @@ class CampaignService:
             answers = answers["masks"]
         if not isinstance(answers, list) or len(answers) != len(options):
             raise CampaignError(f"Give one answer per [MASK]: this item has {len(options)}, "
-                                "each {\"accepted\": [words], \"typed\": word or null}.")
+                                "each {\"accepted\": [words], \"typed\": word or null, "
+                                "\"none_fit\": true or false}.")
         out = []
         for m, answer in enumerate(answers):
             if isinstance(answer, list):
                 answer = {"accepted": answer}
-            if not isinstance(answer, dict) or set(answer) - {"accepted", "typed"}:
+            if not isinstance(answer, dict) or set(answer) - {"accepted", "typed", "none_fit"}:
                 raise CampaignError(f"Answer {m + 1} must be {{\"accepted\": [words], "
-                                    "\"typed\": word or null}.")
+                                    "\"typed\": word or null, \"none_fit\": true or false}.")
             accepted = answer.get("accepted") or []
             if not isinstance(accepted, list) or not all(isinstance(w, str) for w in accepted):
                 raise CampaignError(f"Answer {m + 1}: 'accepted' must be a list of words.")
@@ -400,7 +420,15 @@ class CampaignService:
             typed = _text(answer.get("typed"), f"Answer {m + 1}'s typed word", MAX_WORD)
             if typed and "\n" in typed:
                 raise CampaignError(f"Answer {m + 1}: the typed word is one line.")
-            out.append({"accepted": accepted, "typed": typed})
+            none_fit = answer.get("none_fit") in (True, "true", 1)
+            if none_fit and (accepted or typed):
+                raise CampaignError(f"Answer {m + 1}: 'none of these fit' and a word at once; "
+                                    "choose one.")
+            if not (accepted or typed or none_fit):
+                raise CampaignError(f"Answer {m + 1} is empty: tick the words that fit, type "
+                                    "the right one, or choose 'none of these fit'.")
+            out.append({"accepted": accepted, "typed": typed} if not none_fit else
+                       {"accepted": [], "typed": None, "none_fit": True})
         return out
 
     def _answer(self, annotator, campaign_id, item_id, kind, answers=None, note=None) -> dict:
@@ -418,16 +446,18 @@ class CampaignService:
                     raise NotLeased(f"Item #{item['id']} is not leased to you (it was never "
                                     "handed to you, or you answered it already): take the "
                                     "next item.")
-                if kind == "judged" and item["judged"] >= campaign["overlap"]:
-                    raise NotLeased(f"Your lease on item #{item['id']} ran out and others "
-                                    "gave it all its judgments meanwhile: take the next item.")
+                if lease.expires_at <= now:  # someone else may hold it now
+                    raise NotLeased(f"Your lease on item #{item['id']} ran out (leases last "
+                                    f"{_duration(campaign['lease_seconds'])}) and the item "
+                                    "may have gone to someone else: take the next item.")
+                judged = conn.execute(select(_judged_count(item["id"]))).scalar_one()
+                if kind == "judged" and judged >= campaign["overlap"]:
+                    raise NotLeased(f"Item #{item['id']} got all its judgments meanwhile: "
+                                    "take the next item.")
                 judgment_id = conn.execute(insert(J).values(
                     campaign_id=campaign["id"], item_id=item["id"], annotator=annotator.id,
                     verified=annotator.verified, kind=kind, answers=answers, note=note,
                     leased_at=lease.leased_at, created_at=now)).inserted_primary_key[0]
-                if kind == "judged":
-                    conn.execute(update(I).where(I.c.id == item["id"])
-                                 .values(judged=I.c.judged + 1))
                 conn.execute(delete(L).where(L.c.item_id == item["id"],
                                              L.c.annotator == annotator.id))
                 progress = self._summary(conn, campaign, annotator)["progress"]
@@ -448,40 +478,49 @@ class CampaignService:
 
     def undo(self, annotator: Annotator, campaign_id) -> dict:
         """Take back this annotator's latest answer; the item comes back to them, leased,
-        with their previous answers in ``previous``."""
+        with their previous answers in ``previous``. Two undos at once take back one
+        answer: the second is refused."""
         now = self.clock()
-        with self._write() as conn:
-            campaign = self._campaign(conn, campaign_id)
-            last = conn.execute(select(J).where(
-                J.c.campaign_id == campaign["id"], J.c.annotator == annotator.id)
-                .order_by(J.c.created_at.desc(), J.c.id.desc()).limit(1)).one_or_none()
-            if last is None:
-                raise CampaignError("Nothing to undo: you have not answered anything in "
-                                    "this campaign.")
-            item = self._item(conn, campaign, last.item_id, lock=True)
-            conn.execute(delete(J).where(J.c.id == last.id))
-            if last.kind == "judged":
-                conn.execute(update(I).where(I.c.id == item["id"])
-                             .values(judged=I.c.judged - 1))
-                item["judged"] -= 1
-            conn.execute(delete(L).where(L.c.campaign_id == campaign["id"],
-                                         L.c.annotator == annotator.id))
-            taken = conn.execute(select(func.count()).select_from(L).where(
-                L.c.item_id == item["id"], L.c.expires_at > now)).scalar_one()
-            previous = {"kind": last.kind, "answers": last.answers, "note": last.note}
-            if item["judged"] + taken >= campaign["overlap"]:
-                # A skipped item that others finished meanwhile: the skip is taken back,
-                # but there is no room left to judge it.
-                return {"campaign_id": campaign["id"], "item_id": None,
-                        "previous": previous,
-                        "message": f"Your {last.kind} answer was taken back; item "
-                                   f"#{item['id']} has all its judgments meanwhile.",
-                        "progress": self._summary(conn, campaign, annotator)["progress"]}
-            expires = now + dt.timedelta(seconds=campaign["lease_seconds"])
-            conn.execute(insert(L).values(item_id=item["id"], annotator=annotator.id,
-                                          campaign_id=campaign["id"], leased_at=now,
-                                          expires_at=expires))
-            return self._shown(conn, campaign, item, annotator, expires, previous)
+        try:
+            with self._write() as conn:
+                return self._undo(conn, annotator, campaign_id, now)
+        except IntegrityError:  # this annotator's other tab leased the item meanwhile
+            raise CampaignError("Your answer was not taken back: another of your tabs "
+                                "changed this campaign at the same moment. Try again.") from None
+
+    def _undo(self, conn, annotator, campaign_id, now) -> dict:
+        campaign = self._campaign(conn, campaign_id)
+        latest = (select(J).where(J.c.campaign_id == campaign["id"],
+                                  J.c.annotator == annotator.id)
+                  .order_by(J.c.created_at.desc(), J.c.id.desc()).limit(1))
+        last = conn.execute(latest).one_or_none()
+        if last is None:
+            raise CampaignError("Nothing to undo: you have not answered anything in "
+                                "this campaign.")
+        item = self._item(conn, campaign, last.item_id, lock=True)
+        # Read again under the item's lock: a concurrent undo may have taken it back.
+        if conn.execute(delete(J).where(J.c.id == last.id)).rowcount != 1:
+            raise CampaignError("That answer was just taken back (an undo from another "
+                                "click or tab): nothing more was undone.")
+        conn.execute(delete(L).where(L.c.campaign_id == campaign["id"],
+                                     L.c.annotator == annotator.id))
+        judged = conn.execute(select(_judged_count(item["id"]))).scalar_one()
+        taken = conn.execute(select(func.count()).select_from(L).where(
+            L.c.item_id == item["id"], L.c.expires_at > now)).scalar_one()
+        previous = {"kind": last.kind, "answers": last.answers, "note": last.note}
+        if judged + taken >= campaign["overlap"]:
+            # A skipped item that others finished meanwhile: the skip is taken back,
+            # but there is no room left to judge it.
+            return {"campaign_id": campaign["id"], "item_id": None,
+                    "previous": previous,
+                    "message": f"Your {last.kind} answer was taken back; item "
+                               f"#{item['id']} has all its judgments meanwhile.",
+                    "progress": self._summary(conn, campaign, annotator)["progress"]}
+        expires = now + dt.timedelta(seconds=campaign["lease_seconds"])
+        conn.execute(insert(L).values(item_id=item["id"], annotator=annotator.id,
+                                      campaign_id=campaign["id"], leased_at=now,
+                                      expires_at=expires))
+        return self._shown(conn, campaign, item, annotator, expires, previous)
 
     def mine(self, annotator: Annotator, campaign_id, limit: int = 50) -> list[dict]:
         """This annotator's own answers, newest first (nobody else's)."""
@@ -518,11 +557,13 @@ class CampaignService:
     @staticmethod
     def _for_agreement(item) -> dict:
         return {"id": item["id"], "options": item["options"], "gold": item["gold"],
-                "predictions": item["predictions_words"], "judgments": item["judgments"]}
+                "gold_source": item["gold_source"], "predictions": item["predictions_words"],
+                "judgments": item["judgments"]}
 
     def agreement(self, annotator: Annotator, campaign_id) -> dict:
         """Owner only: percent agreement, Krippendorff's alpha, per-annotator agreement with
-        the majority, model top-1 accuracy against the gold so far."""
+        the majority of the others, model top-1 accuracy against the gold so far (the unit
+        and coding: `agreement`)."""
         with self._read() as conn:
             campaign = self._campaign(conn, campaign_id)
             self._owned(campaign, annotator, "see its agreement figures")
@@ -534,7 +575,9 @@ class CampaignService:
 
     def dashboard(self, annotator: Annotator, campaign_id) -> dict:
         """Owner only: what the dashboard plots (cumulative judgments over time, per
-        annotator counts) plus the agreement figures."""
+        annotator counts), the agreement figures, and the leases held now (``blocking``:
+        the item has no room for anyone else until the lease is answered or runs out)."""
+        now = self.clock()
         with self._read() as conn:
             campaign = self._campaign(conn, campaign_id)
             self._owned(campaign, annotator, "see its dashboard")
@@ -542,16 +585,29 @@ class CampaignService:
                 J.c.campaign_id == campaign["id"], J.c.kind == "judged")
                 .order_by(J.c.created_at, J.c.id)).all()
             needed = self._summary(conn, campaign, annotator)["progress"]["needed"]
+            other = L.alias("other")
+            active = conn.execute(
+                select(L.c.item_id, L.c.annotator, L.c.expires_at,
+                       _judged_count(L.c.item_id).label("judged"),
+                       select(func.count()).select_from(other)
+                       .where(other.c.item_id == L.c.item_id, other.c.expires_at > now)
+                       .scalar_subquery().label("leased"))
+                .where(L.c.campaign_id == campaign["id"], L.c.expires_at > now)
+                .order_by(L.c.expires_at)).all()
         per: dict[str, int] = {}
         for r in rows:
             per[_shown_name(r.annotator)] = per.get(_shown_name(r.annotator), 0) + 1
+        leases = [{"item_id": r.item_id, "annotator": _shown_name(r.annotator),
+                   "expires_at": r.expires_at.isoformat(),
+                   "blocking": r.judged + r.leased >= campaign["overlap"]} for r in active]
         return {"timeline": [[r.created_at.isoformat(), n] for n, r in enumerate(rows, 1)],
-                "needed": needed, "per_annotator": per,
+                "needed": needed, "per_annotator": per, "leases": leases,
                 "agreement": self.agreement(annotator, campaign_id)}
 
     def review(self, annotator: Annotator, campaign_id, limit: int = 50) -> list[dict]:
         """Owner only: items where annotators disagree, none won a majority, or someone
-        flagged; unsettled ones first, then the most disagreement."""
+        flagged; unsettled ones first, then the least agreement. Per item: its agreement
+        (share of agreeing pairs, per mask, averaged) and per mask the votes per word."""
         limit = _bounded(limit, "limit", 1, 1000)
         with self._read() as conn:
             campaign = self._campaign(conn, campaign_id)
@@ -565,21 +621,27 @@ class CampaignService:
                 continue
             gold = agree.gold(plain)
             unsettled = any(word is None for word, _ in gold)
-            spread = agree.disagreement(plain)
-            if not (flags or spread > 0 or (unsettled and len(item["judgments"]) >= 2)):
+            agreement = agree.item_agreement(plain)
+            disagreeing = agreement is not None and agreement < 1
+            if not (flags or disagreeing or (unsettled and len(item["judgments"]) >= 2)):
                 continue
             out.append({
                 "item_id": item["id"], "text": item["text"], "options": item["options"],
                 "reference": item["reference"], "gold": [w for w, _ in gold],
-                "gold_source": [s for _, s in gold], "disagreement": round(spread, 4),
-                "unsettled": unsettled,
+                "gold_source": [s for _, s in gold], "agreement": agreement,
+                "votes": [agree.votes(plain, m) for m in range(len(item["options"]))],
+                "judged": len(item["judgments"]), "unsettled": unsettled,
                 "judgments": [{"annotator": _shown_name(j.annotator), "kind": j.kind,
                                "answers": j.answers, "note": j.note} for j in item["all"]]})
-        out.sort(key=lambda r: (not r["unsettled"], -r["disagreement"], r["item_id"]))
+        out.sort(key=lambda r: (not r["unsettled"], 1.0 if r["agreement"] is None
+                                else r["agreement"], r["item_id"]))
         return out[:limit]
 
-    def adjudicate(self, annotator: Annotator, campaign_id, item_id, gold) -> dict:
-        """Owner only: settle the gold word of each [MASK] (None leaves one to the majority)."""
+    def adjudicate(self, annotator: Annotator, campaign_id, item_id, gold,
+                   confirm_own_word: bool = False) -> dict:
+        """Owner only: settle the gold word of each [MASK] (None leaves one to the
+        majority). A word no annotator picked there is refused unless
+        ``confirm_own_word``; it is then recorded as the owner's own (source "owner")."""
         now = self.clock()
         with self._write() as conn:
             campaign = self._campaign(conn, campaign_id)
@@ -593,9 +655,23 @@ class CampaignService:
                                     f"has {n}.")
             gold = [agree.norm(_text(g, f"Gold word {m + 1}", MAX_WORD))
                     for m, g in enumerate(gold)]
+            answers = conn.execute(select(J.c.answers).where(
+                J.c.item_id == item["id"], J.c.kind == "judged")).scalars().all()
+            sources = []
+            for m, word in enumerate(gold):
+                chosen = set().union(*(agree.picked(a[m]) for a in answers))
+                if word is None or word in chosen:
+                    sources.append("adjudicated" if word else None)
+                elif confirm_own_word:
+                    sources.append("owner")
+                else:
+                    raise CampaignError(
+                        f"No annotator picked {word!r} for [MASK {m + 1}] of item "
+                        f"#{item['id']} (they picked: {', '.join(sorted(chosen)) or 'nothing'}"
+                        "). Confirm to record it as your own word.")
             conn.execute(update(I).where(I.c.id == item["id"]).values(
-                gold=gold, gold_by=annotator.id, gold_at=now))
-        return {"item_id": item["id"], "gold": gold}
+                gold=gold, gold_source=sources, gold_by=annotator.id, gold_at=now))
+        return {"item_id": item["id"], "gold": gold, "gold_source": sources}
 
     def _gold_items(self, annotator, campaign_id, action):
         with self._read() as conn:
