@@ -10,6 +10,7 @@ browser's anonymous session id (the page's `gr.BrowserState`; API callers send
 import html
 import importlib.util
 import logging
+import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -22,15 +23,20 @@ from albert_demo.masks import MASK, fill_masks
 from albert_demo.plots import accuracy_chart
 from albert_demo.plots.campaigns import agreement_chart, annotator_chart, progress_chart
 from albert_demo.presets.registry import EMBEDDED_PRESET, all_presets
+from albert_demo.ui.downloads import handout
 from albert_demo.ui.errors import user_errors
 
 log = logging.getLogger("albert_demo.ui")
 Profile = gr.OAuthProfile | None  # Gradio fills it from its signed session; None: no login
 STRATEGIES = {"none (sentences have [MASK])": "", "random words": "random",
               "words from a list": "words", "words the model is least sure about": "least_sure"}
-REVIEW_COLUMNS = ["item", "text", "answers", "gold so far", "disagreement"]
-KEY_HINTS = ("Keys: **1–9** toggle candidates · **Enter** submits · **S** skips · "
-             "**U** undoes your last answer (typing in a box: Enter submits).")
+REVIEW_COLUMNS = ["item", "text", "answers", "votes per word", "gold so far", "agreement"]
+KEY_HINTS = ("Keys: **1–9** toggle candidates (the last one of each mask: none of these "
+             "fit) · **Enter** submits · **S** skips · **U** undoes your last answer "
+             "(typing in a box: Enter submits).")
+# The last choice of each mask's checkboxes: an explicit "nothing here fits" (an answer
+# with nothing ticked or typed is refused).
+NONE_FIT = "(none of these fit)"
 
 # Installed once per page: number keys toggle the visible candidates in order, Enter
 # submits, S skips, U undoes; nothing happens while typing or when the tab is hidden.
@@ -42,7 +48,7 @@ KEYS_JS = """
     document.addEventListener('keydown', (e) => {
       const queue = document.getElementById('campaign-queue');
       if (!queue || queue.offsetParent === null) return;
-      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      if (e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;  // a held key: once
       const t = e.target;
       if (t && (t.tagName === 'TEXTAREA' || (t.tagName === 'INPUT' && t.type !== 'checkbox')
                 || t.isContentEditable)) return;
@@ -105,13 +111,83 @@ def choices(item):
                 where = " (" + " · ".join(f"{col['label']}{rank[word]}" for col, rank in
                                           zip(mask["columns"], ranks) if word in rank) + ")"
             row.append((f"{n} · {word}{where}", word))
+        n += 1
+        row.append((f"{n} · none of these fit", NONE_FIT))
         out.append(row)
     return out
+
+
+def answer_of(ticked, typed):
+    """One mask's answer for the service from its checkboxes and typed word."""
+    ticked = list(ticked or [])
+    none_fit = NONE_FIT in ticked
+    return {"accepted": [w for w in ticked if w != NONE_FIT], "typed": typed or None,
+            "none_fit": none_fit}
 
 
 def campaign_choices(service, annotator):
     return [(f"#{c['id']} {c['name']} · {c['progress']['judged']}/{c['progress']['needed']}",
              c["id"]) for c in service.list(annotator)]
+
+
+def _pct(value):
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def figures_markdown(figures) -> str:
+    """The agreement figures as a table people read (the JSON stays in the API)."""
+    alpha = figures["krippendorff_alpha"]
+    lines = [
+        "| figure | value |", "|---|---|",
+        f"| masks judged by two or more people | {figures['units']} |",
+        f"| agreement: pairs who picked the same word(s) | "
+        f"{_pct(figures['percent_agreement'])} |",
+        f"| Krippendorff's α (nominal) | "
+        f"{'undefined (no variation yet)' if alpha is None else f'{alpha:.2f}'} |",
+        f"| masks with a gold word / unsettled | {figures['gold_masks']} / "
+        f"{figures['unsettled_masks']} |"]
+    lines += [f"| {row['preset']}: top-1 matches the gold | {_pct(row['top1_accuracy'])} "
+              f"of {row['gold_masks']} |" for row in figures["model_accuracy"]]
+    lines += ["", "| annotator | judgments | agrees with the majority of the others |",
+              "|---|---|---|"]
+    lines += [f"| {html.escape(row['annotator'])} | {row['judgments']} | "
+              f"{_pct(row['agreement_with_majority'])} "
+              f"(of {row['units_with_a_majority_of_others']} masks where they had one) |"
+              for row in figures["annotators"]] or ["| (nobody yet) | | |"]
+    lines += ["", f"A unit is {figures['unit']}; its {figures['coding']}."]
+    return "\n".join(lines)
+
+
+def leases_markdown(leases) -> str:
+    if not leases:
+        return "No item is held by anyone right now."
+    blocking = sum(lease["blocking"] for lease in leases)
+    lines = [f"**{len(leases)} item(s) held now**" + (
+        f"; {blocking} with no room for anyone else until answered or expired" if blocking
+        else ""), "", "| item | held by | until | blocks others |", "|---|---|---|---|"]
+    lines += [f"| #{lease['item_id']} | {html.escape(lease['annotator'])} | "
+              f"{lease['expires_at'][:19].replace('T', ' ')} UTC | "
+              f"{'yes' if lease['blocking'] else ''} |" for lease in leases]
+    return "\n".join(lines)
+
+
+def _answer_text(answers):
+    def one(a):
+        if a.get("none_fit"):
+            return "none fit"
+        return ",".join(a.get("accepted", []) + ([a["typed"]] if a.get("typed") else []))
+    return " / ".join(one(a) for a in answers)
+
+
+def review_row(r) -> list:
+    """One review item as a table row: who said what, the votes per word, the gold."""
+    said = "; ".join(f"{j['annotator']}: " + (
+        _answer_text(j["answers"]) if j["answers"] else
+        j["kind"] + (f" ({j['note']})" if j["note"] else "")) for j in r["judgments"])
+    votes = " / ".join(", ".join(f"{w} {n}/{r['judged']}" for w, n in v.items()) or "-"
+                       for v in r["votes"])
+    gold = " | ".join(g or "unsettled" for g in r["gold"])
+    return [r["item_id"], r["text"], said, votes, gold, _pct(r["agreement"])]
 
 
 def build_campaigns_tab(context):
@@ -132,6 +208,7 @@ def build_campaigns_tab(context):
         with gr.Accordion("Guidelines", open=False):
             guidelines = gr.Markdown()
         sentence = gr.HTML(elem_id="campaign-item")
+        start = gr.Button("Start annotating", variant="primary", elem_id="campaign-start")
         rows, groups, typed = [], [], []
         for m in range(MAX_MASKS):
             with gr.Row(visible=m == 0) as row:
@@ -178,12 +255,13 @@ def build_campaigns_tab(context):
             progress_plot = gr.Plot(label="Progress", elem_id="campaign-progress-plot")
             annotator_plot = gr.Plot(label="Per annotator")
             agreement_plot = gr.Plot(label="Agreement")
-        figures = gr.JSON(label="Agreement figures")
+        figures = gr.Markdown(elem_id="campaign-figures")
         load_review = gr.Button("Items to review")
         review = gr.Dataframe(headers=REVIEW_COLUMNS, interactive=False, wrap=True)
         with gr.Row():
             review_item = gr.Number(label="Item", precision=0)
             gold = gr.Textbox(label="Gold word(s), '|' between masks")
+            own_word = gr.Checkbox(label="My own word: no annotator picked it", value=False)
             settle = gr.Button("Settle gold")
         settled = gr.Markdown()
         with gr.Row():
@@ -205,33 +283,41 @@ def build_campaigns_tab(context):
             push = gr.Button("Push to the Hub")
         pushed = gr.Markdown()
 
-    item_outputs = [current, sentence, progress, guidelines, note] + rows + groups + typed
+    item_outputs = [current, sentence, start, progress, guidelines, note] + rows + groups + typed
 
-    def show(item, campaign_info=None):
-        """Updates for the queue from a `next`/`undo` payload."""
+    def cleared():
+        """The queue with no item on it: rows hidden, boxes and words emptied."""
+        return {**{row: gr.Row(visible=False) for row in rows},
+                **{box: gr.CheckboxGroup(choices=[], value=[]) for box in groups},
+                **{word: "" for word in typed}}
+
+    def show(item):
+        """{component: update} for the queue from a `next`/`undo` payload."""
         if item.get("item_id") is None:
-            hidden = [gr.Row(visible=False)] * MAX_MASKS
-            return ([item, f"<p>{html.escape(item.get('message', ''))}</p>",
-                     item["progress"]["text"], gr.update(), ""] + hidden
-                    + [gr.CheckboxGroup(choices=[], value=[])] * MAX_MASKS
-                    + [""] * MAX_MASKS)
+            return {**cleared(), current: item, start: gr.Button(visible=False),
+                    sentence: f"<p>{html.escape(item.get('message', ''))}</p>",
+                    progress: item["progress"]["text"], guidelines: gr.update(), note: ""}
         options = choices(item)
         previous = (item.get("previous") or {}).get("answers") or []
-        rows, boxes, words = [], [], []
-        for m in range(MAX_MASKS):
-            if m < len(options):
-                answer = previous[m] if m < len(previous) else {}
-                rows.append(gr.Row(visible=True))
-                boxes.append(gr.CheckboxGroup(choices=options[m],
-                                              value=answer.get("accepted", []),
-                                              label=f"[MASK {m + 1}]: acceptable words"))
-                words.append(answer.get("typed") or "")
-            else:
-                rows.append(gr.Row(visible=False))
-                boxes.append(gr.CheckboxGroup(choices=[], value=[]))
-                words.append("")
-        return ([item, sentence_html(item["text"]), item["progress"]["text"],
-                 item.get("guidelines") or "(no guidelines)", ""] + rows + boxes + words)
+        out = {**cleared(), current: item, start: gr.Button(visible=False),
+               sentence: sentence_html(item["text"]), progress: item["progress"]["text"],
+               guidelines: item.get("guidelines") or "(no guidelines)", note: ""}
+        for m, mask_options in enumerate(options):
+            answer = previous[m] if m < len(previous) else {}
+            ticked = list(answer.get("accepted", [])) + (
+                [NONE_FIT] if answer.get("none_fit") else [])
+            out[rows[m]] = gr.Row(visible=True)
+            out[groups[m]] = gr.CheckboxGroup(choices=mask_options, value=ticked,
+                                              label=f"[MASK {m + 1}]: acceptable words")
+            out[typed[m]] = answer.get("typed") or ""
+        return out
+
+    def waiting(summary):
+        """A campaign picked but no item taken: nobody holds an item before they ask."""
+        return {**cleared(), current: None, start: gr.Button(visible=True),
+                sentence: "<p>Press <b>Start annotating</b> to take an item.</p>",
+                progress: summary["progress"]["text"],
+                guidelines: summary.get("guidelines") or "(no guidelines)", note: ""}
 
     # Every handler: who is asking comes from the login (request / Hugging Face profile),
     # else from this browser's session id (`context.session`), which survives a reload.
@@ -242,6 +328,13 @@ def build_campaigns_tab(context):
 
     @user_errors
     def open_campaign(campaign_id, session_id, request: gr.Request, profile: Profile):
+        """Show the campaign; lease nothing (the owner checking on it takes no item)."""
+        if not campaign_id:
+            return {**cleared(), current: None, start: gr.Button(visible=False)}
+        return waiting(service.get(me(request, session_id, profile), campaign_id))
+
+    @user_errors
+    def start_annotating(campaign_id, session_id, request: gr.Request, profile: Profile):
         if not campaign_id:
             raise gr.Error("Pick a campaign first.")
         return show(service.next(me(request, session_id, profile), campaign_id))
@@ -252,13 +345,13 @@ def build_campaigns_tab(context):
             """values: {component: value} for the current item, its boxes and note."""
             item = values[current]
             if not item or item.get("item_id") is None:
-                raise gr.Error("No item to answer: pick a campaign.")
+                raise gr.Error("No item to answer: press Start annotating.")
             annotator = me(request, values[session], profile)
             cid, iid = item["campaign_id"], item["item_id"]
             if kind == "submit":
                 service.submit(annotator, cid, iid, [
-                    {"accepted": list(values[groups[m]] or []),
-                     "typed": values[typed[m]] or None} for m in range(len(item["masks"]))])
+                    answer_of(values[groups[m]], values[typed[m]])
+                    for m in range(len(item["masks"]))])
             elif kind == "skip":
                 service.skip(annotator, cid, iid)
             else:
@@ -291,8 +384,9 @@ def build_campaigns_tab(context):
                 raise gr.Error("Upload a .txt, .csv or .jsonl file of sentences.")
             source = path
         else:
-            rows = context.store.search(session_id=session_id, limit=None) if (
-                context.store is not None) else []
+            # Through the service that requires the caller's own session id: the store
+            # itself would read every session's rows for a missing one.
+            rows = context.annotations.rows(session_id)
             if not rows:
                 raise gr.Error("You have no annotations yet to build a campaign from.")
         masking = {"strategy": STRATEGIES.get(strategy, ""), "per_sentence": per_sentence,
@@ -309,24 +403,20 @@ def build_campaigns_tab(context):
         data = service.dashboard(me(request, session_id, profile), campaign_id)
         return (progress_chart(data["timeline"], data["needed"]),
                 annotator_chart(data["per_annotator"]), agreement_chart(data["agreement"]),
-                data["agreement"])
+                figures_markdown(data["agreement"]) + "\n\n" + leases_markdown(data["leases"]))
 
     @user_errors
     def run_review(campaign_id, session_id, request: gr.Request, profile: Profile):
-        rows = service.review(me(request, session_id, profile), campaign_id)
-        return [[r["item_id"], r["text"],
-                 "; ".join(f"{j['annotator']}: " + (" / ".join(
-                     ",".join(a["accepted"] + ([a["typed"]] if a.get("typed") else []))
-                     for a in j["answers"]) if j["answers"] else j["kind"] + (
-                     f" ({j['note']})" if j["note"] else "")) for j in r["judgments"]),
-                 " | ".join(g or "?" for g in r["gold"]), r["disagreement"]] for r in rows]
+        return [review_row(r) for r in service.review(me(request, session_id, profile),
+                                                      campaign_id)]
 
     @user_errors
-    def run_settle(campaign_id, item_id, words, session_id, request: gr.Request,
+    def run_settle(campaign_id, item_id, words, own, session_id, request: gr.Request,
                    profile: Profile):
         result = service.adjudicate(me(request, session_id, profile), campaign_id, item_id,
-                                    [w.strip() or None for w in (words or "").split("|")])
-        return f"Item #{result['item_id']}: gold {result['gold']}."
+                                    [w.strip() or None for w in (words or "").split("|")],
+                                    confirm_own_word=bool(own))
+        return f"Item #{result['item_id']}: gold {result['gold']} ({result['gold_source']})."
 
     @user_errors
     def run_evaluate(campaign_id, names, session_id, request: gr.Request, profile: Profile):
@@ -337,16 +427,17 @@ def build_campaigns_tab(context):
     @user_errors
     def run_gold_texts(campaign_id, session_id, request: gr.Request, profile: Profile):
         text = service.gold_texts(me(request, session_id, profile), campaign_id)
-        exports.mkdir(parents=True, exist_ok=True)
-        path = exports / f"campaign-{int(campaign_id)}-gold.txt"
-        path.write_text(text, encoding="utf-8")
-        return str(path)
+        with tempfile.TemporaryDirectory(prefix="albert-demo-gold-") as folder:
+            path = Path(folder) / f"campaign-{int(campaign_id)}-gold.txt"
+            path.write_text(text, encoding="utf-8")
+            return handout(path)
 
     @user_errors
     def run_export(campaign_id, session_id: str | None = None, request: gr.Request = None,
                    profile: Profile = None):
         """Owner: the dataset zip (session_id: for callers without a login, as elsewhere)."""
-        return service.export(me(request, session_id, profile), campaign_id, exports)["zip"]
+        return handout(service.export(me(request, session_id, profile), campaign_id,
+                                      exports)["zip"])
 
     @user_errors
     def run_push(campaign_id, repo_id, hf_token, is_private, session_id, request: gr.Request,
@@ -357,6 +448,7 @@ def build_campaigns_tab(context):
 
     private_api = dict(api_visibility="private")
     campaign.change(open_campaign, [campaign, session], item_outputs, **private_api)
+    start.click(start_annotating, [campaign, session], item_outputs, **private_api)
     reload.click(refresh, [session], [campaign, whoami], **private_api)
     answer_inputs = {current, note, session, *groups, *typed}
     for button, kind in ((submit, "submit"), (skip, "skip"), (flag, "flag")):
@@ -371,7 +463,8 @@ def build_campaigns_tab(context):
                                                          agreement_plot, figures],
                     **private_api)
     load_review.click(run_review, [campaign, session], [review], **private_api)
-    settle.click(run_settle, [campaign, review_item, gold, session], [settled], **private_api)
+    settle.click(run_settle, [campaign, review_item, gold, own_word, session], [settled],
+                 **private_api)
     evaluate.click(run_evaluate, [campaign, eval_presets, session], [scores, score_chart],
                    **private_api)
     gold_button.click(run_gold_texts, [campaign, session], [gold_file], **private_api)
@@ -457,10 +550,12 @@ def add_campaign_api(service, exports_dir):
 
     @user_errors
     def campaign_adjudicate(campaign_id: int, item_id: int, gold: list, session_id: str = "",
-                            request: gr.Request = None, profile: Profile = None) -> dict:
-        """Owner: the gold word per [MASK] (null leaves that mask to the majority)."""
+                            confirm_own_word: bool = False, request: gr.Request = None,
+                            profile: Profile = None) -> dict:
+        """Owner: the gold word per [MASK] (null leaves that mask to the majority). A word
+        no annotator picked needs confirm_own_word=true (recorded as the owner's own)."""
         return service.adjudicate(me(request, session_id, profile), campaign_id, item_id,
-                                  gold)
+                                  gold, confirm_own_word=bool(confirm_own_word))
 
     @user_errors
     def campaign_evaluate(campaign_id: int, presets: list[str] | None = None,
@@ -472,9 +567,10 @@ def add_campaign_api(service, exports_dir):
     @user_errors
     def campaign_export(campaign_id: int, session_id: str = "", request: gr.Request = None,
                         profile: Profile = None) -> dict:
-        """Owner: write the datasets folder + zip on the server; the summary and paths.
-        (/campaign_export_download returns the zip itself.)"""
-        return service.export(me(request, session_id, profile), campaign_id, exports_dir)
+        """Owner: write the datasets export on the server; what it holds (no server paths:
+        /campaign_export_download returns the zip itself, to the owner only)."""
+        written = service.export(me(request, session_id, profile), campaign_id, exports_dir)
+        return {k: v for k, v in written.items() if k not in ("folder", "zip")}
 
     for fn in (campaign_list, campaign_next, campaign_submit, campaign_skip, campaign_flag,
                campaign_undo, campaign_adjudicate):
