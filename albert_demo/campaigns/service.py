@@ -437,9 +437,6 @@ class CampaignService:
             with self._write() as conn:
                 campaign = self._campaign(conn, campaign_id)
                 item = self._item(conn, campaign, item_id, lock=True)
-                if kind == "judged":
-                    answers = self._checked_answers(campaign, item, answers)
-                note = _text(note, "Note", MAX_NOTE)
                 lease = conn.execute(select(L).where(
                     L.c.item_id == item["id"], L.c.annotator == annotator.id)).one_or_none()
                 if lease is None:
@@ -454,6 +451,9 @@ class CampaignService:
                 if kind == "judged" and judged >= campaign["overlap"]:
                     raise NotLeased(f"Item #{item['id']} got all its judgments meanwhile: "
                                     "take the next item.")
+                if kind == "judged":
+                    answers = self._checked_answers(campaign, item, answers)
+                note = _text(note, "Note", MAX_NOTE)
                 judgment_id = conn.execute(insert(J).values(
                     campaign_id=campaign["id"], item_id=item["id"], annotator=annotator.id,
                     verified=annotator.verified, kind=kind, answers=answers, note=note,

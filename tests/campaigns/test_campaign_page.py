@@ -2,6 +2,8 @@
 campaign takes no item, "from my annotations" reads only the caller's rows, an answer with
 nothing ticked is refused, and the dashboard is tables people read, not JSON."""
 
+from pathlib import Path
+
 import gradio as gr
 import pytest
 from sqlalchemy import func, select
@@ -148,3 +150,23 @@ def test_review_rows_say_who_picked_what():
                                      "answers": [{"none_fit": True, "accepted": []}]}]})
     assert row == [3, "A [MASK].", "p: had; q: none fit", "had 1/2, got 1/2", "unsettled",
                    "0%"]
+
+
+def test_gold_sentences_are_handed_out_not_left_in_the_data_folder(page, tmp_path):
+    fns, demo, store = page
+    made = fns["campaign_create"]("Gold", "Only [MASK] one.\n", "txt", ["fake"], 2, 1,
+                                  session_id="", request=request("olivia"), profile=None)
+    item = fns["campaign_next"](made["id"], session_id="", request=request("a6"),
+                                profile=None)
+    fns["campaign_submit"](made["id"], item["item_id"], [["blue"]], session_id="",
+                           request=request("a6"), profile=None)
+    fns["campaign_adjudicate"](made["id"], item["item_id"], ["blue"], session_id="",
+                               request=request("olivia"), profile=None)
+    with pytest.raises(gr.Error, match="Only the owner"):
+        fns["run_gold_texts"](made["id"], "", request("a6"), None)
+    path = fns["run_gold_texts"](made["id"], "", request("olivia"), None)
+    from gradio.utils import get_upload_folder
+    assert path.startswith(get_upload_folder())  # Gradio's cache: a keyed-hash folder
+    assert open(path).read() == "Only blue one.\n"
+    data = Path(store.engine.url.database).parent
+    assert not list(data.rglob("*gold*.txt"))
