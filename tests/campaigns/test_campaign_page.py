@@ -41,8 +41,9 @@ def test_opening_a_campaign_takes_no_item_until_asked(page):
     olivia = request("olivia")
     made = fns["campaign_create"]("Sky", SENTENCES, "txt", ["fake"], 2, 1, session_id="",
                                   request=olivia, profile=None)
-    shown = by_id(fns["open_campaign"](made["id"], "", olivia, None))
+    updates = fns["open_campaign"](made["id"], "", olivia, None)
     assert leases(store) == 0  # the owner looking at their campaign holds nothing
+    shown = by_id(updates)
     assert "Start annotating" in shown["campaign-item"]
     assert shown["campaign-start"].visible is True
     assert "campaign 0 of 2" in shown["campaign-progress"]
