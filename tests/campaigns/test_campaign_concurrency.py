@@ -294,6 +294,9 @@ def test_hammer_next_submit_undo_keeps_counts_equal_to_rows(open_service):
     per_item = Counter(r.item_id for r in judged)
     assert max(per_item.values(), default=0) <= overlap
     assert len({(r.item_id, r.annotator) for r in rows}) == len(rows)  # distinct people
+    # Every accepted submit added one row and every accepted undo removed one: nothing
+    # was counted that did not happen.
+    assert tally["submitted"] - tally["undone"] == len(judged)
     for service in services:
         summary = service.get(OWNER, campaign_id)
         assert summary["progress"]["judged"] == len(judged)
