@@ -43,7 +43,7 @@ def test_create_next_submit_skip_flag_undo(service):
     service.skip(ann, c["id"], second["item_id"])
     third = service.next(ann, c["id"])
     service.flag(ann, c["id"], third["item_id"], "Not a real sentence")
-    assert [m["kind"] for m in service.mine(ann, c["id"])] == ["flagged", "skipped", "judged"]
+    assert [m["kind"] for m in service.my_answers(ann, c["id"])] == ["flagged", "skipped", "judged"]
 
     back = service.undo(ann, c["id"])  # the flag comes back, leased again
     assert back["item_id"] == third["item_id"]
@@ -57,8 +57,8 @@ def test_create_next_submit_skip_flag_undo(service):
     service.submit(ann, c["id"], again["item_id"], [{"accepted": [], "typed": "Azure"}])
     with pytest.raises(CampaignError, match="Nothing to undo"):
         service.undo(other, c["id"])
-    assert service.mine(ann, c["id"])[0]["answers"] == [{"accepted": [], "typed": "Azure"}]
-    assert service.mine(other, c["id"]) == []  # nobody else's answers
+    assert service.my_answers(ann, c["id"])[0]["answers"] == [{"accepted": [], "typed": "Azure"}]
+    assert service.my_answers(other, c["id"]) == []  # nobody else's answers
 
 
 def test_overlap_and_distinct_people(service):
@@ -195,7 +195,7 @@ def test_undo_a_skip_after_others_filled_the_item(service):
     service.submit(judge, c["id"], service.next(judge, c["id"])["item_id"], [["blue"]])
     back = service.undo(skipper, c["id"])
     assert back["item_id"] is None and "taken back" in back["message"]
-    assert service.mine(skipper, c["id"]) == []
+    assert service.my_answers(skipper, c["id"]) == []
     assert service.next(skipper, c["id"])["item_id"] is None  # no lease beyond the overlap
     with pytest.raises(CampaignError, match="at most 5"):
         create(service, b"[MASK] [MASK] [MASK] [MASK] [MASK] [MASK].\n")
@@ -221,9 +221,9 @@ def test_an_expired_lease_answers_like_no_lease(open_service):
         assert counts(service) == before
     done = service.submit(b, c["id"], item["item_id"], [["blue"]])
     assert done["progress"]["judged"] == 1
-    assert [m["answers"] for m in service.mine(b, c["id"])] == [
+    assert [m["answers"] for m in service.my_answers(b, c["id"])] == [
         [{"accepted": ["blue"], "typed": None}]]
-    assert service.mine(a, c["id"]) == []
+    assert service.my_answers(a, c["id"]) == []
 
 
 def test_an_answer_needs_a_word_or_an_explicit_none(service):
@@ -240,7 +240,7 @@ def test_an_answer_needs_a_word_or_an_explicit_none(service):
         service.submit(ann, c["id"], item["item_id"],
                        [{"accepted": ["blue"], "none_fit": True}])
     service.submit(ann, c["id"], item["item_id"], [{"accepted": [], "none_fit": True}])
-    assert service.mine(ann, c["id"])[0]["answers"] == [
+    assert service.my_answers(ann, c["id"])[0]["answers"] == [
         {"accepted": [], "typed": None, "none_fit": True}]
     two = service.next(ann, c["id"])  # every mask needs its own answer
     with pytest.raises(CampaignError, match="Answer 2 is empty"):

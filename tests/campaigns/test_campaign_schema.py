@@ -48,12 +48,12 @@ def _version_1(conn):
 def test_a_release_1_database_is_migrated(db_url):
     store = AnnotationStore(db_url)
     try:
-        with store._write() as conn:
+        with store.write() as conn:
             run_migrations(conn, schema.schema_version,
                            [(1, "release 1 tables", _version_1)], schema._PG_LOCK_KEY, "old")
         service = CampaignService(store, FakeCache())
         assert service.get(OWNER, 1)["progress"]["judged"] == 1  # the row, not the 7s
-        with store._read() as conn:
+        with store.read() as conn:
             from sqlalchemy import inspect
             columns = {c["name"] for c in inspect(conn).get_columns("campaign_items")}
             indexes = {i["name"] for i in inspect(conn).get_indexes("campaign_items")}
