@@ -1,10 +1,7 @@
 """Campaigns tab: the annotation queue (keyboard first), and the owner's create form,
-dashboard, review/adjudication and export; plus the /campaign_* API for programs.
-
-Who is annotating (`identity.from_request`): the name logged in with Gradio's `--users`,
-else the Hugging Face login on a Space (`gr.LoginButton`, `gr.OAuthProfile`), else this
-browser's anonymous session id (the page's `gr.BrowserState`; API callers send
-`session_id`), marked unverified. A name is never taken from a value the client sends.
+dashboard, review/adjudication and export. Layout and wiring only: what is shown comes from
+`campaign_views`, who is asking from `campaign_api.who` (a login, else this browser's
+anonymous session id), the work from `CampaignService`.
 """
 
 import html
@@ -17,27 +14,24 @@ import gradio as gr
 import gradio.oauth
 
 from albert_demo import settings
-from albert_demo.campaigns import identity
 from albert_demo.campaigns.sources import MAX_MASKS
-from albert_demo.masks import MASK, fill_masks
 from albert_demo.plots import accuracy_chart
 from albert_demo.plots.campaigns import agreement_chart, annotator_chart, progress_chart
 from albert_demo.presets.registry import EMBEDDED_PRESET, all_presets
+from albert_demo.ui.campaign_api import Profile, who
+from albert_demo.ui.campaign_views import (NONE_FIT, answer_of, campaign_choices, choices,
+                                           figures_markdown, leases_markdown, review_row,
+                                           sentence_html)
 from albert_demo.ui.downloads import handout
 from albert_demo.ui.errors import user_errors
 
 log = logging.getLogger("albert_demo.ui")
-Profile = gr.OAuthProfile | None  # Gradio fills it from its signed session; None: no login
 STRATEGIES = {"none (sentences have [MASK])": "", "random words": "random",
               "words from a list": "words", "words the model is least sure about": "least_sure"}
 REVIEW_COLUMNS = ["item", "text", "answers", "votes per word", "gold so far", "agreement"]
 KEY_HINTS = ("Keys: **1–9** toggle candidates (the last one of each mask: none of these "
              "fit) · **Enter** submits · **S** skips · **U** undoes your last answer "
              "(typing in a box: Enter submits).")
-# The last choice of each mask's checkboxes: an explicit "nothing here fits" (an answer
-# with nothing ticked or typed is refused).
-NONE_FIT = "(none of these fit)"
-
 # Installed once per page: number keys toggle the visible candidates in order, Enter
 # submits, S skips, U undoes; nothing happens while typing or when the tab is hidden.
 KEYS_JS = """
@@ -67,12 +61,6 @@ KEYS_JS = """
 """
 
 
-def who(service, request, session_id, profile):
-    """The annotator: the request's login (users file), its Hugging Face login, else the
-    caller's anonymous `session_id` (unverified)."""
-    return identity.from_request(request, session_id, profile, service.owners)
-
-
 def hf_login_available(space_id) -> bool:
     """Whether "Sign in with Hugging Face" can work: on a Space whose README says
     `hf_oauth: true` (the Hub then sets OAUTH_CLIENT_ID) with gradio[oauth] installed.
@@ -87,107 +75,6 @@ def hf_login_available(space_id) -> bool:
                     else "set hf_oauth: true in the README front matter")
         return False
     return True
-
-
-def sentence_html(text):
-    """The sentence, escaped, each [MASK] numbered and highlighted."""
-    text = html.escape(text)
-    marks = [f"<mark class='campaign-mask'>[MASK {n}]</mark>"
-             for n in range(1, text.count(MASK) + 1)]
-    return f"<div id='campaign-sentence' style='font-size:1.3em'>{fill_masks(text, marks)}</div>"
-
-
-def choices(item):
-    """Per mask: [(label, word)], numbered across masks as the number keys count them;
-    with two presets each word shows its rank in column A and B (blind)."""
-    out, n = [], 0
-    for mask in item["masks"]:
-        ranks = [{w: r for r, w in enumerate(col["words"], 1)} for col in mask["columns"]]
-        row = []
-        for word in mask["options"]:
-            n += 1
-            where = ""
-            if len(mask["columns"]) == 2:
-                where = " (" + " · ".join(f"{col['label']}{rank[word]}" for col, rank in
-                                          zip(mask["columns"], ranks) if word in rank) + ")"
-            row.append((f"{n} · {word}{where}", word))
-        n += 1
-        row.append((f"{n} · none of these fit", NONE_FIT))
-        out.append(row)
-    return out
-
-
-def answer_of(ticked, typed):
-    """One mask's answer for the service from its checkboxes and typed word."""
-    ticked = list(ticked or [])
-    none_fit = NONE_FIT in ticked
-    return {"accepted": [w for w in ticked if w != NONE_FIT], "typed": typed or None,
-            "none_fit": none_fit}
-
-
-def campaign_choices(service, annotator):
-    return [(f"#{c['id']} {c['name']} · {c['progress']['judged']}/{c['progress']['needed']}",
-             c["id"]) for c in service.list(annotator)]
-
-
-def _pct(value):
-    return "n/a" if value is None else f"{value:.0%}"
-
-
-def figures_markdown(figures) -> str:
-    """The agreement figures as a table people read (the JSON stays in the API)."""
-    alpha = figures["krippendorff_alpha"]
-    lines = [
-        "| figure | value |", "|---|---|",
-        f"| masks judged by two or more people | {figures['units']} |",
-        f"| agreement: pairs who picked the same word(s) | "
-        f"{_pct(figures['percent_agreement'])} |",
-        f"| Krippendorff's α (nominal) | "
-        f"{'undefined (no variation yet)' if alpha is None else f'{alpha:.2f}'} |",
-        f"| masks with a gold word / unsettled | {figures['gold_masks']} / "
-        f"{figures['unsettled_masks']} |"]
-    lines += [f"| {row['preset']}: top-1 matches the gold | {_pct(row['top1_accuracy'])} "
-              f"of {row['gold_masks']} |" for row in figures["model_accuracy"]]
-    lines += ["", "| annotator | judgments | agrees with the majority of the others |",
-              "|---|---|---|"]
-    lines += [f"| {html.escape(row['annotator'])} | {row['judgments']} | "
-              f"{_pct(row['agreement_with_majority'])} "
-              f"(of {row['units_with_a_majority_of_others']} masks where they had one) |"
-              for row in figures["annotators"]] or ["| (nobody yet) | | |"]
-    lines += ["", f"A unit is {figures['unit']}; its {figures['coding']}."]
-    return "\n".join(lines)
-
-
-def leases_markdown(leases) -> str:
-    if not leases:
-        return "No item is held by anyone right now."
-    blocking = sum(lease["blocking"] for lease in leases)
-    lines = [f"**{len(leases)} item(s) held now**" + (
-        f"; {blocking} with no room for anyone else until answered or expired" if blocking
-        else ""), "", "| item | held by | until | blocks others |", "|---|---|---|---|"]
-    lines += [f"| #{lease['item_id']} | {html.escape(lease['annotator'])} | "
-              f"{lease['expires_at'][:19].replace('T', ' ')} UTC | "
-              f"{'yes' if lease['blocking'] else ''} |" for lease in leases]
-    return "\n".join(lines)
-
-
-def _answer_text(answers):
-    def one(a):
-        if a.get("none_fit"):
-            return "none fit"
-        return ",".join(a.get("accepted", []) + ([a["typed"]] if a.get("typed") else []))
-    return " / ".join(one(a) for a in answers)
-
-
-def review_row(r) -> list:
-    """One review item as a table row: who said what, the votes per word, the gold."""
-    said = "; ".join(f"{j['annotator']}: " + (
-        _answer_text(j["answers"]) if j["answers"] else
-        j["kind"] + (f" ({j['note']})" if j["note"] else "")) for j in r["judgments"])
-    votes = " / ".join(", ".join(f"{w} {n}/{r['judged']}" for w, n in v.items()) or "-"
-                       for v in r["votes"])
-    gold = " | ".join(g or "unsettled" for g in r["gold"])
-    return [r["item_id"], r["text"], said, votes, gold, _pct(r["agreement"])]
 
 
 def build_campaigns_tab(context):
@@ -323,21 +210,18 @@ def build_campaigns_tab(context):
     # else from this browser's session id (`context.session`), which survives a reload.
     session = context.session
 
-    def me(request, session_id, profile):
-        return who(service, request, session_id, profile)
-
     @user_errors
     def open_campaign(campaign_id, session_id, request: gr.Request, profile: Profile):
         """Show the campaign; lease nothing (the owner checking on it takes no item)."""
         if not campaign_id:
             return {**cleared(), current: None, start: gr.Button(visible=False)}
-        return waiting(service.get(me(request, session_id, profile), campaign_id))
+        return waiting(service.get(who(service, request, session_id, profile), campaign_id))
 
     @user_errors
     def start_annotating(campaign_id, session_id, request: gr.Request, profile: Profile):
         if not campaign_id:
             raise gr.Error("Pick a campaign first.")
-        return show(service.next(me(request, session_id, profile), campaign_id))
+        return show(service.next(who(service, request, session_id, profile), campaign_id))
 
     def answer(kind):
         @user_errors
@@ -346,7 +230,7 @@ def build_campaigns_tab(context):
             item = values[current]
             if not item or item.get("item_id") is None:
                 raise gr.Error("No item to answer: press Start annotating.")
-            annotator = me(request, values[session], profile)
+            annotator = who(service, request, values[session], profile)
             cid, iid = item["campaign_id"], item["item_id"]
             if kind == "submit":
                 service.submit(annotator, cid, iid, [
@@ -364,11 +248,11 @@ def build_campaigns_tab(context):
         cid = (item or {}).get("campaign_id") or campaign_id
         if not cid:
             raise gr.Error("Pick a campaign first.")
-        return show(service.undo(me(request, session_id, profile), cid))
+        return show(service.undo(who(service, request, session_id, profile), cid))
 
     @user_errors
     def refresh(session_id, request: gr.Request, profile: Profile):
-        annotator = me(request, session_id, profile)
+        annotator = who(service, request, session_id, profile)
         badge = f"You: **{annotator.name}**" + (
             "" if annotator.verified else " (not logged in: unverified)")
         return gr.Dropdown(choices=campaign_choices(service, annotator)), badge
@@ -377,7 +261,7 @@ def build_campaigns_tab(context):
     def run_create(session_id, name, kind, path, presets, top_k, overlap, lease, strategy,
                    per_sentence, mask_words, instructions, request: gr.Request,
                    profile: Profile):
-        annotator = me(request, session_id, profile)
+        annotator = who(service, request, session_id, profile)
         source = rows = None
         if kind == "file":
             if not path:
@@ -400,33 +284,35 @@ def build_campaigns_tab(context):
 
     @user_errors
     def run_dashboard(campaign_id, session_id, request: gr.Request, profile: Profile):
-        data = service.dashboard(me(request, session_id, profile), campaign_id)
+        data = service.dashboard(who(service, request, session_id, profile), campaign_id)
         return (progress_chart(data["timeline"], data["needed"]),
                 annotator_chart(data["per_annotator"]), agreement_chart(data["agreement"]),
                 figures_markdown(data["agreement"]) + "\n\n" + leases_markdown(data["leases"]))
 
     @user_errors
     def run_review(campaign_id, session_id, request: gr.Request, profile: Profile):
-        return [review_row(r) for r in service.review(me(request, session_id, profile),
+        return [review_row(r) for r in service.review(who(service, request, session_id, profile),
                                                       campaign_id)]
 
     @user_errors
     def run_settle(campaign_id, item_id, words, own, session_id, request: gr.Request,
                    profile: Profile):
-        result = service.adjudicate(me(request, session_id, profile), campaign_id, item_id,
+        annotator = who(service, request, session_id, profile)
+        result = service.adjudicate(annotator, campaign_id, item_id,
                                     [w.strip() or None for w in (words or "").split("|")],
                                     confirm_own_word=bool(own))
         return f"Item #{result['item_id']}: gold {result['gold']} ({result['gold_source']})."
 
     @user_errors
     def run_evaluate(campaign_id, names, session_id, request: gr.Request, profile: Profile):
-        results = service.evaluate(me(request, session_id, profile), campaign_id, names)
+        annotator = who(service, request, session_id, profile)
+        results = service.evaluate(annotator, campaign_id, names)
         return ([[r["preset"], r["items"], round(r["top1"], 4), round(r["top5"], 4)]
                  for r in results], accuracy_chart(results))
 
     @user_errors
     def run_gold_texts(campaign_id, session_id, request: gr.Request, profile: Profile):
-        text = service.gold_texts(me(request, session_id, profile), campaign_id)
+        text = service.gold_texts(who(service, request, session_id, profile), campaign_id)
         with tempfile.TemporaryDirectory(prefix="albert-demo-gold-") as folder:
             path = Path(folder) / f"campaign-{int(campaign_id)}-gold.txt"
             path.write_text(text, encoding="utf-8")
@@ -436,14 +322,15 @@ def build_campaigns_tab(context):
     def run_export(campaign_id, session_id: str | None = None, request: gr.Request = None,
                    profile: Profile = None):
         """Owner: the dataset zip (session_id: for callers without a login, as elsewhere)."""
-        return handout(service.export(me(request, session_id, profile), campaign_id,
-                                      exports)["zip"])
+        annotator = who(service, request, session_id, profile)
+        return handout(service.export(annotator, campaign_id, exports)["zip"])
 
     @user_errors
     def run_push(campaign_id, repo_id, hf_token, is_private, session_id, request: gr.Request,
                  profile: Profile):
-        result = service.push_to_hub(me(request, session_id, profile), campaign_id, repo_id,
-                                     hf_token, exports, private=is_private)
+        annotator = who(service, request, session_id, profile)
+        result = service.push_to_hub(annotator, campaign_id, repo_id, hf_token, exports,
+                                     private=is_private)
         return f"Pushed: {result['commit_url']}"
 
     private_api = dict(api_visibility="private")
@@ -474,107 +361,3 @@ def build_campaigns_tab(context):
     return dict(fn=refresh, inputs=[session], outputs=[campaign, whoami], js=KEYS_JS)
 
 
-def add_campaign_api(service, exports_dir):
-    """The /campaign_* endpoints for programs (gradio_client). The annotator is the
-    request's login, else its `session_id` (required then, unverified): any private string
-    the caller keeps, as for the other stateful endpoints."""
-
-    def me(request, session_id, profile):
-        return who(service, request, session_id, profile)
-
-    @user_errors
-    def campaign_list(session_id: str = "", request: gr.Request = None,
-                      profile: Profile = None) -> list:
-        """Every campaign with its settings and progress (yours and the campaign's)."""
-        return service.list(me(request, session_id, profile))
-
-    @user_errors
-    def campaign_create(name: str, sentences: str, fmt: str = "txt",
-                        presets: list[str] | str = EMBEDDED_PRESET, top_k: int = 5,
-                        overlap: int = 3, guidelines: str = "", mask_strategy: str = "",
-                        masks_per_sentence: int = 1, mask_words: str = "",
-                        lease_seconds: int = 600, session_id: str = "",
-                        request: gr.Request = None, profile: Profile = None) -> dict:
-        """A campaign from the text of a file (fmt: txt, csv or jsonl). Sentences without
-        [MASK] get masks from mask_strategy: random, words (mask_words) or least_sure."""
-        if not isinstance(sentences, str):
-            raise gr.Error("sentences must be the text of a .txt, .csv or .jsonl file.")
-        return service.create(
-            me(request, session_id, profile), name,
-            source=sentences.encode("utf-8", "surrogatepass"), fmt=fmt, presets=presets,
-            top_k=top_k, overlap=overlap, guidelines=guidelines,
-            masking={"strategy": mask_strategy, "per_sentence": masks_per_sentence,
-                     "words": mask_words}, lease_seconds=lease_seconds)
-
-    @user_errors
-    def campaign_next(campaign_id: int, session_id: str = "", request: gr.Request = None,
-                      profile: Profile = None) -> dict:
-        """The item leased to you (renewed), else the next open one; item_id null when none."""
-        return service.next(me(request, session_id, profile), campaign_id)
-
-    @user_errors
-    def campaign_submit(campaign_id: int, item_id: int, answers: list, session_id: str = "",
-                        request: gr.Request = None, profile: Profile = None) -> dict:
-        """answers: per [MASK] {"accepted": [candidate words], "typed": word or null}."""
-        return service.submit(me(request, session_id, profile), campaign_id, item_id, answers)
-
-    @user_errors
-    def campaign_skip(campaign_id: int, item_id: int, session_id: str = "",
-                      request: gr.Request = None, profile: Profile = None) -> dict:
-        """Pass on a leased item (it will not come back to you; undo brings it back)."""
-        return service.skip(me(request, session_id, profile), campaign_id, item_id)
-
-    @user_errors
-    def campaign_flag(campaign_id: int, item_id: int, note: str = "", session_id: str = "",
-                      request: gr.Request = None, profile: Profile = None) -> dict:
-        """Pass on a leased item and tell the owner why."""
-        return service.flag(me(request, session_id, profile), campaign_id, item_id, note)
-
-    @user_errors
-    def campaign_undo(campaign_id: int, session_id: str = "", request: gr.Request = None,
-                      profile: Profile = None) -> dict:
-        """Take back your latest answer; its item is leased to you again ("previous")."""
-        return service.undo(me(request, session_id, profile), campaign_id)
-
-    @user_errors
-    def campaign_agreement(campaign_id: int, session_id: str = "",
-                           request: gr.Request = None, profile: Profile = None) -> dict:
-        """Owner: percent agreement, Krippendorff's alpha, per annotator, model accuracy."""
-        return service.agreement(me(request, session_id, profile), campaign_id)
-
-    @user_errors
-    def campaign_review(campaign_id: int, limit: int = 50, session_id: str = "",
-                        request: gr.Request = None, profile: Profile = None) -> list:
-        """Owner: items with disagreement, no majority, or a flag; unsettled first."""
-        return service.review(me(request, session_id, profile), campaign_id, limit)
-
-    @user_errors
-    def campaign_adjudicate(campaign_id: int, item_id: int, gold: list, session_id: str = "",
-                            confirm_own_word: bool = False, request: gr.Request = None,
-                            profile: Profile = None) -> dict:
-        """Owner: the gold word per [MASK] (null leaves that mask to the majority). A word
-        no annotator picked needs confirm_own_word=true (recorded as the owner's own)."""
-        return service.adjudicate(me(request, session_id, profile), campaign_id, item_id,
-                                  gold, confirm_own_word=bool(confirm_own_word))
-
-    @user_errors
-    def campaign_evaluate(campaign_id: int, presets: list[str] | None = None,
-                          session_id: str = "", request: gr.Request = None,
-                          profile: Profile = None) -> list:
-        """Owner: top-1 / top-5 of presets (default: the campaign's) on the gold so far."""
-        return service.evaluate(me(request, session_id, profile), campaign_id, presets)
-
-    @user_errors
-    def campaign_export(campaign_id: int, session_id: str = "", request: gr.Request = None,
-                        profile: Profile = None) -> dict:
-        """Owner: write the datasets export on the server; what it holds (no server paths:
-        /campaign_export_download returns the zip itself, to the owner only)."""
-        written = service.export(me(request, session_id, profile), campaign_id, exports_dir)
-        return {k: v for k, v in written.items() if k not in ("folder", "zip")}
-
-    for fn in (campaign_list, campaign_next, campaign_submit, campaign_skip, campaign_flag,
-               campaign_undo, campaign_adjudicate):
-        gr.api(fn, api_name=fn.__name__, queue=False)  # short transactions
-    for fn in (campaign_create, campaign_agreement, campaign_review, campaign_evaluate,
-               campaign_export):
-        gr.api(fn, api_name=fn.__name__)  # model runs or whole-campaign reads: queued

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from albert_demo.campaigns import schema
-from albert_demo.ui.campaigns_tab import NONE_FIT, answer_of, choices, review_row
+from albert_demo.ui.campaign_api import ENDPOINTS
+from albert_demo.ui.campaign_views import NONE_FIT, answer_of, choices, review_row
 from tests.campaigns.test_campaign_identity import build, functions, request
 
 SENTENCES = "The sky is [MASK].\nGrass is [MASK].\n"
@@ -171,3 +172,21 @@ def test_gold_sentences_are_handed_out_not_left_in_the_data_folder(page, tmp_pat
     assert open(path).read() == "Only blue one.\n"
     data = Path(store.engine.url.database).parent
     assert not list(data.rglob("*gold*.txt"))
+
+
+def test_every_owner_only_endpoint_refuses_an_annotator(page):
+    """The endpoint table says which endpoints are the owner's; each one says so to
+    anyone else, and each endpoint the page has is in the table (nothing exposed by
+    accident)."""
+    fns, demo, _ = page
+    made = fns["campaign_create"]("Owner's", "Only [MASK] one.\n", "txt", ["fake"], 2, 1,
+                                  session_id="", request=request("olivia"), profile=None)
+    arguments = {"campaign_adjudicate": (1, ["blue"]), "campaign_evaluate": (["fake"],)}
+    owner_only = [name for name, (_, owner) in ENDPOINTS.items() if owner]
+    assert len(owner_only) == 6
+    for name in owner_only:
+        with pytest.raises(gr.Error, match="Only the owner"):
+            fns[name](made["id"], *arguments.get(name, ()), session_id="",
+                      request=request("a7"), profile=None)
+    exposed = {n for n in demo.get_api_info()["named_endpoints"] if n.startswith("/campaign")}
+    assert exposed == {f"/{name}" for name in ENDPOINTS}
