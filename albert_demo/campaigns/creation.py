@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from albert_demo.campaigns import schema as db
 from albert_demo.campaigns import checks, masking, policies, sources
+from albert_demo.campaigns import schema as db
 from albert_demo.campaigns.errors import CampaignError
 from albert_demo.campaigns.identity import Annotator
 from albert_demo.campaigns.records import CampaignRecords

@@ -19,8 +19,8 @@ from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from albert_demo.campaigns import agreement as agree
-from albert_demo.campaigns import schema as db
 from albert_demo.campaigns import checks, policies
+from albert_demo.campaigns import schema as db
 from albert_demo.campaigns.errors import CampaignError, NotLeased
 from albert_demo.campaigns.identity import Annotator
 from albert_demo.campaigns.records import CampaignRecords, judged_count
@@ -201,7 +201,7 @@ class CampaignQueue(CampaignRecords):
             raise CampaignError("Nothing to undo: you have not answered anything in "
                                 "this campaign.")
         item = self._item(conn, campaign, last.item_id, lock=True)
-        # Read again under the item's lock: a concurrent undo may have taken it back.
+        # Deleted under the item's lock, by id: 0 rows means a concurrent undo took it.
         if conn.execute(delete(db.judgments).where(db.judgments.c.id == last.id)).rowcount != 1:
             raise CampaignError("That answer was just taken back (an undo from another "
                                 "click or tab): nothing more was undone.")

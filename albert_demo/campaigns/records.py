@@ -15,8 +15,8 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from albert_demo.campaigns import agreement as agree
-from albert_demo.campaigns import schema as db
 from albert_demo.campaigns import checks
+from albert_demo.campaigns import schema as db
 from albert_demo.campaigns.errors import NotFound
 from albert_demo.campaigns.identity import shown_name
 from albert_demo.masks import MASK

@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 
 from albert_demo.campaigns import agreement as agree
-from albert_demo.campaigns import schema as db
 from albert_demo.campaigns import checks, policies
+from albert_demo.campaigns import schema as db
 from albert_demo.campaigns.errors import CampaignError
 from albert_demo.campaigns.identity import Annotator, shown_name
 from albert_demo.campaigns.records import CampaignRecords, judged_count

@@ -84,6 +84,11 @@ def test_five_items_with_the_keyboard_only(app):
             page.wait_for_function(
                 f"() => document.querySelectorAll('{BOXES}:checked').length === 1")
             press("Enter", f"yours {n}")
+        # A held U key repeats: the repeats are ignored, one undo per press.
+        page.evaluate("document.dispatchEvent(new KeyboardEvent('keydown', "
+                      "{key: 'u', repeat: true, bubbles: true}))")
+        page.wait_for_timeout(1000)
+        assert "yours 4" in progress(page)
         press("u", "yours 3")  # the fourth answer comes back, its box ticked again
         assert page.locator(f"{BOXES}:checked").count() == 1
         page.keyboard.press("2")  # untick: none fits
