@@ -9,6 +9,7 @@ import importlib.util
 import logging
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import gradio.oauth
@@ -78,9 +79,22 @@ def hf_login_available(space_id) -> bool:
 
 
 def build_campaigns_tab(context):
-    """context.campaigns: a `CampaignService`. Returns the page-load hook (dict for .then)."""
-    service = context.campaigns
-    exports = Path(context.data_dir) / "campaign_exports"
+    """context.campaigns: a `CampaignService`. Returns the page-load hook (dict for .then).
+    Who is asking, in every handler: the login (request / Hugging Face profile), else this
+    browser's session id (`context.session`), which survives a reload."""
+    service, session = context.campaigns, context.session
+    pick = _picker_layout()
+    queue = _queue_layout()
+    form = _create_layout()
+    owner = _owner_layout()
+    refresh = _wire_queue(service, session, pick, queue)
+    _wire_create(service, session, pick, form, context.annotations)
+    _wire_owner(service, session, pick, owner, Path(context.data_dir) / "campaign_exports")
+    return dict(fn=refresh, inputs=[session], outputs=[pick.campaign, pick.whoami],
+                js=KEYS_JS)
+
+
+def _picker_layout():
     with gr.Row():
         campaign = gr.Dropdown([], label="Campaign", scale=3, elem_id="campaign-pick",
                                allow_custom_value=True)  # programs pass an id
@@ -89,6 +103,10 @@ def build_campaigns_tab(context):
         whoami = gr.Markdown(elem_id="campaign-whoami")
         if hf_login_available(settings.current().space_id):
             gr.LoginButton(elem_id="campaign-login", scale=0)
+    return SimpleNamespace(campaign=campaign, reload=reload, whoami=whoami)
+
+
+def _queue_layout():
     current = gr.State(None)
     with gr.Column(elem_id="campaign-queue"):
         progress = gr.Markdown(elem_id="campaign-progress")
@@ -113,6 +131,13 @@ def build_campaigns_tab(context):
             flag = gr.Button("Flag", variant="stop", scale=0, elem_id="campaign-flag")
         gr.Markdown(KEY_HINTS, elem_id="campaign-keys")
 
+    return SimpleNamespace(current=current, progress=progress, guidelines=guidelines,
+                           sentence=sentence, start=start, rows=rows, groups=groups,
+                           typed=typed, submit=submit, skip=skip, undo=undo, note=note,
+                           flag=flag)
+
+
+def _create_layout():
     with gr.Accordion("Owner: create a campaign", open=False):
         with gr.Row():
             name = gr.Textbox(label="Name")
@@ -136,6 +161,13 @@ def build_campaigns_tab(context):
         create = gr.Button("Create campaign", variant="primary", elem_id="campaign-create")
         created = gr.Markdown()
 
+    return SimpleNamespace(name=name, source_kind=source_kind, upload=upload, presets=presets,
+                           top_k=top_k, overlap=overlap, lease=lease, strategy=strategy,
+                           per_sentence=per_sentence, mask_words=mask_words,
+                           instructions=instructions, create=create, created=created)
+
+
+def _owner_layout():
     with gr.Accordion("Owner: dashboard, review, export", open=False):
         dashboard = gr.Button("Refresh dashboard", elem_id="campaign-dashboard")
         with gr.Row():
@@ -170,58 +202,75 @@ def build_campaigns_tab(context):
             push = gr.Button("Push to the Hub")
         pushed = gr.Markdown()
 
-    item_outputs = [current, sentence, start, progress, guidelines, note] + rows + groups + typed
+    return SimpleNamespace(
+        dashboard=dashboard, progress_plot=progress_plot, annotator_plot=annotator_plot,
+        agreement_plot=agreement_plot, figures=figures, load_review=load_review,
+        review=review, review_item=review_item, gold=gold, own_word=own_word,
+        settle=settle, settled=settled, eval_presets=eval_presets, evaluate=evaluate,
+        scores=scores, score_chart=score_chart, export=export, exported=exported,
+        gold_button=gold_button, gold_file=gold_file, repo=repo, token=token,
+        private=private, push=push, pushed=pushed)
 
-    def cleared():
-        """The queue with no item on it: rows hidden, boxes and words emptied."""
-        return {**{row: gr.Row(visible=False) for row in rows},
-                **{box: gr.CheckboxGroup(choices=[], value=[]) for box in groups},
-                **{word: "" for word in typed}}
 
-    def show(item):
-        """{component: update} for the queue from a `next`/`undo` payload."""
-        if item.get("item_id") is None:
-            return {**cleared(), current: item, start: gr.Button(visible=False),
-                    sentence: f"<p>{html.escape(item.get('message', ''))}</p>",
-                    progress: item["progress"]["text"], guidelines: gr.update(), note: ""}
-        options = choices(item)
-        previous = (item.get("previous") or {}).get("answers") or []
-        out = {**cleared(), current: item, start: gr.Button(visible=False),
-               sentence: sentence_html(item["text"]), progress: item["progress"]["text"],
-               guidelines: item.get("guidelines") or "(no guidelines)", note: ""}
-        for m, mask_options in enumerate(options):
-            answer = previous[m] if m < len(previous) else {}
-            ticked = list(answer.get("accepted", [])) + (
-                [NONE_FIT] if answer.get("none_fit") else [])
-            out[rows[m]] = gr.Row(visible=True)
-            out[groups[m]] = gr.CheckboxGroup(choices=mask_options, value=ticked,
-                                              label=f"[MASK {m + 1}]: acceptable words")
-            out[typed[m]] = answer.get("typed") or ""
-        return out
+def _cleared(q):
+    """The queue with no item on it: rows hidden, boxes and words emptied."""
+    return {**{row: gr.Row(visible=False) for row in q.rows},
+            **{box: gr.CheckboxGroup(choices=[], value=[]) for box in q.groups},
+            **{word: "" for word in q.typed}}
 
-    def waiting(summary):
-        """A campaign picked but no item taken: nobody holds an item before they ask."""
-        return {**cleared(), current: None, start: gr.Button(visible=True),
-                sentence: "<p>Press <b>Start annotating</b> to take an item.</p>",
-                progress: summary["progress"]["text"],
-                guidelines: summary.get("guidelines") or "(no guidelines)", note: ""}
 
-    # Every handler: who is asking comes from the login (request / Hugging Face profile),
-    # else from this browser's session id (`context.session`), which survives a reload.
-    session = context.session
+def _show(q, item):
+    """{component: update} for the queue from a `next`/`undo` payload."""
+    if item.get("item_id") is None:
+        return {**_cleared(q), q.current: item, q.start: gr.Button(visible=False),
+                q.sentence: f"<p>{html.escape(item.get('message', ''))}</p>",
+                q.progress: item["progress"]["text"], q.guidelines: gr.update(), q.note: ""}
+    options = choices(item)
+    previous = (item.get("previous") or {}).get("answers") or []
+    out = {**_cleared(q), q.current: item, q.start: gr.Button(visible=False),
+           q.sentence: sentence_html(item["text"]), q.progress: item["progress"]["text"],
+           q.guidelines: item.get("guidelines") or "(no guidelines)", q.note: ""}
+    for m, mask_options in enumerate(options):
+        answer = previous[m] if m < len(previous) else {}
+        ticked = list(answer.get("accepted", [])) + (
+            [NONE_FIT] if answer.get("none_fit") else [])
+        out[q.rows[m]] = gr.Row(visible=True)
+        out[q.groups[m]] = gr.CheckboxGroup(choices=mask_options, value=ticked,
+                                            label=f"[MASK {m + 1}]: acceptable words")
+        out[q.typed[m]] = answer.get("typed") or ""
+    return out
+
+
+def _waiting(q, summary):
+    """A campaign picked but no item taken: nobody holds an item before they ask."""
+    return {**_cleared(q), q.current: None, q.start: gr.Button(visible=True),
+            q.sentence: "<p>Press <b>Start annotating</b> to take an item.</p>",
+            q.progress: summary["progress"]["text"],
+            q.guidelines: summary.get("guidelines") or "(no guidelines)", q.note: ""}
+
+
+PRIVATE = dict(api_visibility="private")  # the page's own events: not in the API page
+
+
+def _wire_queue(service, session, pick, q):
+    """The annotation queue: open a campaign (no lease), start, answer, undo. Returns
+    the refresh handler the page load runs."""
+    current, start, note, groups, typed = q.current, q.start, q.note, q.groups, q.typed
+    item_outputs = ([current, q.sentence, start, q.progress, q.guidelines, note] + q.rows
+                    + groups + typed)
 
     @user_errors
     def open_campaign(campaign_id, session_id, request: gr.Request, profile: Profile):
         """Show the campaign; lease nothing (the owner checking on it takes no item)."""
         if not campaign_id:
-            return {**cleared(), current: None, start: gr.Button(visible=False)}
-        return waiting(service.get(who(service, request, session_id, profile), campaign_id))
+            return {**_cleared(q), current: None, start: gr.Button(visible=False)}
+        return _waiting(q, service.get(who(service, request, session_id, profile), campaign_id))
 
     @user_errors
     def start_annotating(campaign_id, session_id, request: gr.Request, profile: Profile):
         if not campaign_id:
             raise gr.Error("Pick a campaign first.")
-        return show(service.next(who(service, request, session_id, profile), campaign_id))
+        return _show(q, service.next(who(service, request, session_id, profile), campaign_id))
 
     def answer(kind):
         @user_errors
@@ -240,7 +289,7 @@ def build_campaigns_tab(context):
                 service.skip(annotator, cid, iid)
             else:
                 service.flag(annotator, cid, iid, values[note])
-            return show(service.next(annotator, cid))
+            return _show(q, service.next(annotator, cid))
         return handler
 
     @user_errors
@@ -248,7 +297,7 @@ def build_campaigns_tab(context):
         cid = (item or {}).get("campaign_id") or campaign_id
         if not cid:
             raise gr.Error("Pick a campaign first.")
-        return show(service.undo(who(service, request, session_id, profile), cid))
+        return _show(q, service.undo(who(service, request, session_id, profile), cid))
 
     @user_errors
     def refresh(session_id, request: gr.Request, profile: Profile):
@@ -257,6 +306,21 @@ def build_campaigns_tab(context):
             "" if annotator.verified else " (not logged in: unverified)")
         return gr.Dropdown(choices=campaign_choices(service, annotator)), badge
 
+    campaign = pick.campaign
+    campaign.change(open_campaign, [campaign, session], item_outputs, **PRIVATE)
+    start.click(start_annotating, [campaign, session], item_outputs, **PRIVATE)
+    pick.reload.click(refresh, [session], [campaign, pick.whoami], **PRIVATE)
+    answer_inputs = {current, note, session, *groups, *typed}
+    for button, kind in ((q.submit, "submit"), (q.skip, "skip"), (q.flag, "flag")):
+        button.click(answer(kind), answer_inputs, item_outputs, **PRIVATE)
+    for box in typed:  # Enter in a typed word submits
+        box.submit(answer("submit"), answer_inputs, item_outputs, **PRIVATE)
+    q.undo.click(take_back, [current, campaign, session], item_outputs, **PRIVATE)
+    return refresh
+
+
+def _wire_create(service, session, pick, f, annotations):
+    """The owner's create form."""
     @user_errors
     def run_create(session_id, name, kind, path, presets, top_k, overlap, lease, strategy,
                    per_sentence, mask_words, instructions, request: gr.Request,
@@ -270,7 +334,7 @@ def build_campaigns_tab(context):
         else:
             # Through the service that requires the caller's own session id: the store
             # itself would read every session's rows for a missing one.
-            rows = context.annotations.rows(session_id)
+            rows = annotations.rows(session_id)
             if not rows:
                 raise gr.Error("You have no annotations yet to build a campaign from.")
         masking = {"strategy": STRATEGIES.get(strategy, ""), "per_sentence": per_sentence,
@@ -282,6 +346,14 @@ def build_campaigns_tab(context):
         return (gr.Dropdown(choices=campaign_choices(service, annotator), value=made["id"]),
                 f"Created campaign #{made['id']} with {made['items']} items.")
 
+    f.create.click(run_create, [session, f.name, f.source_kind, f.upload, f.presets, f.top_k,
+                                f.overlap, f.lease, f.strategy, f.per_sentence,
+                                f.mask_words, f.instructions],
+                   [pick.campaign, f.created], **PRIVATE)
+
+
+def _wire_owner(service, session, pick, o, exports):
+    """The owner's dashboard, review, adjudication, evaluation, export and push."""
     @user_errors
     def run_dashboard(campaign_id, session_id, request: gr.Request, profile: Profile):
         data = service.dashboard(who(service, request, session_id, profile), campaign_id)
@@ -333,31 +405,17 @@ def build_campaigns_tab(context):
                                      private=is_private)
         return f"Pushed: {result['commit_url']}"
 
-    private_api = dict(api_visibility="private")
-    campaign.change(open_campaign, [campaign, session], item_outputs, **private_api)
-    start.click(start_annotating, [campaign, session], item_outputs, **private_api)
-    reload.click(refresh, [session], [campaign, whoami], **private_api)
-    answer_inputs = {current, note, session, *groups, *typed}
-    for button, kind in ((submit, "submit"), (skip, "skip"), (flag, "flag")):
-        button.click(answer(kind), answer_inputs, item_outputs, **private_api)
-    for box in typed:  # Enter in a typed word submits
-        box.submit(answer("submit"), answer_inputs, item_outputs, **private_api)
-    undo.click(take_back, [current, campaign, session], item_outputs, **private_api)
-    create.click(run_create, [session, name, source_kind, upload, presets, top_k,
-                              overlap, lease, strategy, per_sentence, mask_words,
-                              instructions], [campaign, created], **private_api)
-    dashboard.click(run_dashboard, [campaign, session], [progress_plot, annotator_plot,
-                                                         agreement_plot, figures],
-                    **private_api)
-    load_review.click(run_review, [campaign, session], [review], **private_api)
-    settle.click(run_settle, [campaign, review_item, gold, own_word, session], [settled],
-                 **private_api)
-    evaluate.click(run_evaluate, [campaign, eval_presets, session], [scores, score_chart],
-                   **private_api)
-    gold_button.click(run_gold_texts, [campaign, session], [gold_file], **private_api)
-    export.click(run_export, [campaign, session], [exported],
-                 api_name="campaign_export_download")
-    push.click(run_push, [campaign, repo, token, private, session], [pushed], **private_api)
-    return dict(fn=refresh, inputs=[session], outputs=[campaign, whoami], js=KEYS_JS)
-
-
+    campaign = pick.campaign
+    o.dashboard.click(run_dashboard, [campaign, session],
+                      [o.progress_plot, o.annotator_plot, o.agreement_plot, o.figures],
+                      **PRIVATE)
+    o.load_review.click(run_review, [campaign, session], [o.review], **PRIVATE)
+    o.settle.click(run_settle, [campaign, o.review_item, o.gold, o.own_word, session],
+                   [o.settled], **PRIVATE)
+    o.evaluate.click(run_evaluate, [campaign, o.eval_presets, session],
+                     [o.scores, o.score_chart], **PRIVATE)
+    o.gold_button.click(run_gold_texts, [campaign, session], [o.gold_file], **PRIVATE)
+    o.export.click(run_export, [campaign, session], [o.exported],
+                   api_name="campaign_export_download")
+    o.push.click(run_push, [campaign, o.repo, o.token, o.private, session], [o.pushed],
+                 **PRIVATE)
