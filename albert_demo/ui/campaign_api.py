@@ -38,7 +38,8 @@ ENDPOINTS = {
 def add_campaign_api(service, exports_dir):
     """The /campaign_* endpoints for programs (gradio_client). The annotator is the
     request's login, else its `session_id` (required then, unverified): any private string
-    the caller keeps, as for the other stateful endpoints."""
+    the caller keeps, as for the other stateful endpoints. Long only because it holds one
+    short function per endpoint, each with the typed signature the API page shows."""
 
     @user_errors
     def campaign_list(session_id: str = "", request: gr.Request = None,
