@@ -132,16 +132,14 @@ def main(argv=None):
                status_update_rate=config.queue_status_rate())
     # Gradio writes an upload to disk before any handler runs: refuse anything larger
     # than the largest upload a feature accepts at the route itself.
-    # Downloads (exports, fine-tuned zips) are made in the data folder, which on a Space is
-    # /data, outside the working and temp folders Gradio serves from by default. Their
-    # paths hold unguessable parts (random folder names, a hash of the owner's session).
-    downloads = [str(data_dir / name) for name in ("exports", "campaign_exports", "finetuned")]
+    # No allowed_paths: nothing in the data folder is served by path. Downloads leave only
+    # as a copy a handler hands to the caller it checked (albert_demo/ui/downloads.py).
     # POST /models/<preset>: the fill-mask task as Hugging Face's clients speak it, in
     # front of Gradio's routes and outside its queue.
     routes = fill_mask_routes(FillMaskService(predictions), users)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 show_error=True, max_file_size=max_upload_bytes(config, store), auth=users,
-                allowed_paths=[] if problem else downloads, app_kwargs={"routes": routes},
+                allowed_paths=[], app_kwargs={"routes": routes},
                 # None: Gradio's own GRADIO_MCP_SERVER variable still decides
                 mcp_server=True if mcp else None)
 

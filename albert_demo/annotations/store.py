@@ -222,9 +222,10 @@ class AnnotationStore:
         raise ValueError(f"unsupported database backend {backend!r} (use sqlite or postgresql)")
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def write(self) -> Iterator[Connection]:
         """A write transaction; commits on normal exit, rolls back on error. A full disk
-        becomes an AnnotationError that says so (the transaction left nothing behind)."""
+        becomes an AnnotationError that says so (the transaction left nothing behind).
+        Public: the campaign tables share this database and its one SQLite writer."""
         try:
             if self.backend != "sqlite":
                 with self.engine.connect() as conn, conn.begin():
@@ -242,13 +243,14 @@ class AnnotationStore:
             raise
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (one consistent view of the database)."""
         with self.engine.connect() as conn:
             with conn.begin():
                 yield conn
 
     def _migrate(self) -> int:
-        with self._write() as conn:
+        with self.write() as conn:
             return schema.migrate(conn)
 
     def close(self) -> None:
@@ -271,7 +273,7 @@ class AnnotationStore:
         rec = validate_record(**fields)
         now = _utcnow()
         rec["created_at"] = rec["updated_at"] = now
-        with self._write() as conn:
+        with self.write() as conn:
             new_id = conn.execute(insert(T).values(**rec)).inserted_primary_key[0]
         return Annotation(id=new_id, **rec)
 
@@ -279,7 +281,7 @@ class AnnotationStore:
         """Insert already-validated records in ONE transaction."""
         if not records:
             return 0
-        with self._write() as conn:
+        with self.write() as conn:
             conn.execute(insert(T), records)
         return len(records)
 
@@ -307,7 +309,7 @@ class AnnotationStore:
         stmt = sa_update(T).where(T.c.id == ann_id)
         if not self.sharing:
             stmt = stmt.where(T.c.session_id == session_id)
-        with self._write() as conn:
+        with self.write() as conn:
             res = conn.execute(stmt.values(**values))
             if res.rowcount == 0:
                 raise self._not_yours(ann_id)
@@ -320,7 +322,7 @@ class AnnotationStore:
         stmt = sa_delete(T).where(T.c.id == ann_id)
         if not self.sharing:
             stmt = stmt.where(T.c.session_id == session_id)
-        with self._write() as conn:
+        with self.write() as conn:
             if conn.execute(stmt).rowcount == 0:
                 raise self._not_yours(ann_id)
 
@@ -337,7 +339,7 @@ class AnnotationStore:
         except AnnotationNotFound:
             return None
         stmt = self._visible(select(T).where(T.c.id == ann_id), session_id)
-        with self._read() as conn:
+        with self.read() as conn:
             row = conn.execute(stmt).one_or_none()
         return None if row is None else Annotation._from_row(row)
 
@@ -419,17 +421,17 @@ class AnnotationStore:
             if int(offset) < 0:
                 raise ValueError("offset must be >= 0")
             stmt = stmt.offset(int(offset))
-        with self._read() as conn:
+        with self.read() as conn:
             return [Annotation._from_row(r) for r in conn.execute(stmt)]
 
     def count(self, session_id: str | None = None, **filters: Any) -> int:
         stmt = self._filtered(select(func.count()).select_from(T), session_id=session_id, **filters)
-        with self._read() as conn:
+        with self.read() as conn:
             return int(conn.execute(stmt).scalar_one())
 
     def _distinct(self, col, session_id) -> list[str]:
         stmt = self._visible(select(col).where(col.is_not(None)).distinct(), session_id)
-        with self._read() as conn:
+        with self.read() as conn:
             return sorted(conn.execute(stmt).scalars())
 
     def presets(self, session_id: str | None = None) -> list[str]:

@@ -51,25 +51,30 @@ item was wanted {overlap} times.
 | items | {n_items} |
 | judgments | {n_judged} (plus {n_skipped} skipped, {n_flagged} flagged) |
 | items with two or more judgments | {two_plus} |
-| candidate decisions compared (units) | {units} |
-| percent agreement (pairwise, per unit) | {percent} |
+| masks judged by two or more (units) | {units} |
+| percent agreement (pairs who picked the same words, per unit) | {percent} |
 | Krippendorff's alpha (nominal) | {alpha} |
 | masks with a gold word | {gold_masks} |
+| masks unsettled | {unsettled} |
 {accuracy}
-Per annotator (agreement with the majority decision on each candidate):
+Per annotator (agreement with the majority of the *other* annotators, where they have one):
 
-| annotator | judgments | agreement with majority |
-|---|---|---|
+| annotator | judgments | units where the others had a majority | agreement with it |
+|---|---|---|---|
 {annotators}
 
-A unit is one candidate word at one mask: each annotator who judged the item either accepted
-it or not. Gold per mask: the owner's adjudication where given, else the word a strict
-majority of the item's annotators accepted (or typed); otherwise null.
+A unit is one `[MASK]` of one item. An annotator's value there is the set of words they
+picked (ticked candidates and a typed word; "none of these fit" is the empty set); two
+annotators agree when they picked the same word(s). Krippendorff's alpha codes each
+distinct set as one nominal category. Gold per mask: the owner's settled word where given
+(`adjudicated`: a word an annotator picked; `owner`: the owner's own word), else the word
+more than half of the item's annotators picked once two or more judged it (`majority`);
+otherwise null (`unsettled`).
 
 ## Files
 
 - `{gold_file}` (config `gold`): `item_id`, `text` (with `[MASK]`), `gold` (per mask),
-  `gold_source` (`adjudicated` / `majority` / null), `reference` (the original word where
+  `gold_source` (`adjudicated` / `owner` / `majority` / `unsettled`), `reference` (the original word where
   the source had one), `judged`, `skipped`, `flagged`, `predictions` (per preset, top-k per mask).
 - `{judgments_file}` (config `judgments`): every raw answer: `item_id`, `annotator`
   (pseudonym), `verified` (logged in), `kind` (judged / skipped / flagged), `answers`
@@ -99,6 +104,7 @@ def card(campaign, items, figures) -> str:
     pseudonyms = _pseudonyms(items)
     annotators = "\n".join(
         f"| {pseudonyms.get(row['annotator'], row['annotator'])} | {row['judgments']} | "
+        f"{row['units_with_a_majority_of_others']} | "
         f"{_pct(row['agreement_with_majority'])} |" for row in figures["annotators"])
     presets = campaign["presets"]
     return _CARD.format(
@@ -111,7 +117,8 @@ def card(campaign, items, figures) -> str:
         two_plus=figures["items_with_two_or_more"], units=figures["units"],
         percent=_pct(figures["percent_agreement"]),
         alpha=_alpha(figures["krippendorff_alpha"]), gold_masks=figures["gold_masks"],
-        accuracy=accuracy, annotators=annotators or "| (none yet) | | |")
+        unsettled=figures["unsettled_masks"],
+        accuracy=accuracy, annotators=annotators or "| (none yet) | | | |")
 
 
 def _pseudonyms(items) -> dict:
@@ -127,6 +134,7 @@ def rows(campaign, items) -> tuple[list[dict], list[dict]]:
     gold_rows, raw = [], []
     for item in items:
         settled = agree.gold({"options": item["options"], "gold": item["gold"],
+                              "gold_source": item["gold_source"],
                               "judgments": item["judgments"]})
         kinds = [j.kind for j in item["all"]]
         gold_rows.append({

@@ -48,6 +48,11 @@ class Annotator:
         return cls(f"anon:{digest}", f"anonymous {digest[:6]}", False, bool(may_create))
 
 
+def shown_name(annotator_id: str) -> str:
+    """What the page shows for a stored annotator id: "user:alice" -> "alice"."""
+    return annotator_id.split(":", 1)[1] if ":" in annotator_id else annotator_id
+
+
 def hf_username(profile) -> str | None:
     """The username of a `gr.OAuthProfile` (Gradio fills it from the signed session; a
     dict-like with "preferred_username"), or None when nobody is logged in."""

@@ -22,7 +22,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection
 
 from albert_demo.annotations.schema import UTCDateTime, run_migrations, version_table
@@ -57,8 +59,10 @@ items = Table(
     Column("reference", JSON, nullable=False),          # per mask: original/given word or null
     Column("predictions", JSON, nullable=False),        # {preset: [[word, ...] per mask]}
     Column("swap", Boolean, nullable=False),            # blind order of two presets
-    Column("judged", Integer, nullable=False),          # judgments of kind "judged"
+    # No counter of judgments here: progress is counted from `campaign_judgments` rows,
+    # so a figure can never drift from what is stored (migration 2 dropped `judged`).
     Column("gold", JSON, nullable=True),                # adjudicated, per mask
+    Column("gold_source", JSON, nullable=True),         # per mask: adjudicated | owner
     Column("gold_by", String(200), nullable=True),
     Column("gold_at", UTCDateTime(), nullable=True),
     UniqueConstraint("campaign_id", "ordinal", name="uq_campaign_items_ordinal"),
@@ -95,7 +99,7 @@ leases = Table(
 )
 
 _indexes = [
-    Index("ix_campaign_items_open", items.c.campaign_id, items.c.judged, items.c.ordinal),
+    Index("ix_campaign_judgments_item_kind", judgments.c.item_id, judgments.c.kind),
     Index("ix_campaign_judgments_annotator", judgments.c.campaign_id, judgments.c.annotator,
           judgments.c.created_at),
     Index("ix_campaign_judgments_created", judgments.c.campaign_id, judgments.c.created_at),
@@ -110,9 +114,28 @@ def _m1_create(conn: Connection) -> None:
         ix.create(conn, checkfirst=True)
 
 
+def _m2_counts_from_rows(conn: Connection) -> None:
+    """Drop the `judged` counter (it drifted under racing undos; progress is now counted
+    from the judgment rows), index judgments by item and kind for that count, and record
+    per mask whether a gold word was an annotator's (adjudicated) or the owner's own.
+    A database that migration 1 created from today's tables has none of the old parts."""
+    present = {c["name"] for c in inspect(conn).get_columns("campaign_items")}
+    old_indexes = {ix["name"] for ix in inspect(conn).get_indexes("campaign_items")}
+    if "ix_campaign_items_open" in old_indexes:
+        conn.execute(sql_text("DROP INDEX ix_campaign_items_open"))
+    if "judged" in present:
+        conn.execute(sql_text("ALTER TABLE campaign_items DROP COLUMN judged"))
+    if "gold_source" not in present:
+        conn.execute(sql_text("ALTER TABLE campaign_items ADD COLUMN gold_source "
+                              + JSON().compile(dialect=conn.dialect)))
+    for ix in _indexes:
+        ix.create(conn, checkfirst=True)
+
+
 # (version, description, function). Append only; never edit a released migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "create campaigns, items, judgments, leases", _m1_create),
+    (2, "progress counted from judgment rows; gold_source per mask", _m2_counts_from_rows),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

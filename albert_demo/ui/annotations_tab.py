@@ -11,6 +11,7 @@ from albert_demo.plots import accuracy_chart
 from albert_demo.presets.registry import all_presets
 from albert_demo.services.annotations import EXPORT_FORMATS, VERDICT_FILTERS
 from albert_demo.services.evaluation import summary
+from albert_demo.ui.downloads import handout
 from albert_demo.ui.errors import user_errors
 
 COLUMNS = ["id", "created (UTC)", "preset", "text", "[MASK] #", "best guess", "verdict",
@@ -192,7 +193,8 @@ def build_annotations_tab(context):
 
     @user_errors
     def run_export(session_id, fmt, query, preset, tag, verdict, since, until):
-        return annotations.export(session_id, fmt, query, preset, tag, verdict, since, until)
+        return handout(annotations.export(session_id, fmt, query, preset, tag, verdict,
+                                          since, until))
 
     @user_errors
     def run_evaluate(session_id, presets, progress=gr.Progress()):

@@ -1,37 +1,38 @@
 """Campaigns tab: the annotation queue (keyboard first), and the owner's create form,
-dashboard, review/adjudication and export; plus the /campaign_* API for programs.
-
-Who is annotating (`identity.from_request`): the name logged in with Gradio's `--users`,
-else the Hugging Face login on a Space (`gr.LoginButton`, `gr.OAuthProfile`), else this
-browser's anonymous session id (the page's `gr.BrowserState`; API callers send
-`session_id`), marked unverified. A name is never taken from a value the client sends.
+dashboard, review/adjudication and export. Layout and wiring only: what is shown comes from
+`campaign_views`, who is asking from `campaign_api.who` (a login, else this browser's
+anonymous session id), the work from `CampaignService`.
 """
 
 import html
 import importlib.util
 import logging
+import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import gradio.oauth
 
 from albert_demo import settings
-from albert_demo.campaigns import identity
 from albert_demo.campaigns.sources import MAX_MASKS
-from albert_demo.masks import MASK, fill_masks
 from albert_demo.plots import accuracy_chart
 from albert_demo.plots.campaigns import agreement_chart, annotator_chart, progress_chart
 from albert_demo.presets.registry import EMBEDDED_PRESET, all_presets
+from albert_demo.ui.campaign_api import Profile, who
+from albert_demo.ui.campaign_views import (NONE_FIT, answer_of, campaign_choices, choices,
+                                           figures_markdown, leases_markdown, review_row,
+                                           sentence_html)
+from albert_demo.ui.downloads import handout
 from albert_demo.ui.errors import user_errors
 
 log = logging.getLogger("albert_demo.ui")
-Profile = gr.OAuthProfile | None  # Gradio fills it from its signed session; None: no login
 STRATEGIES = {"none (sentences have [MASK])": "", "random words": "random",
               "words from a list": "words", "words the model is least sure about": "least_sure"}
-REVIEW_COLUMNS = ["item", "text", "answers", "gold so far", "disagreement"]
-KEY_HINTS = ("Keys: **1–9** toggle candidates · **Enter** submits · **S** skips · "
-             "**U** undoes your last answer (typing in a box: Enter submits).")
-
+REVIEW_COLUMNS = ["item", "text", "answers", "votes per word", "gold so far", "agreement"]
+KEY_HINTS = ("Keys: **1–9** toggle candidates (the last one of each mask: none of these "
+             "fit) · **Enter** submits · **S** skips · **U** undoes your last answer "
+             "(typing in a box: Enter submits).")
 # Installed once per page: number keys toggle the visible candidates in order, Enter
 # submits, S skips, U undoes; nothing happens while typing or when the tab is hidden.
 KEYS_JS = """
@@ -42,7 +43,7 @@ KEYS_JS = """
     document.addEventListener('keydown', (e) => {
       const queue = document.getElementById('campaign-queue');
       if (!queue || queue.offsetParent === null) return;
-      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      if (e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;  // a held key: once
       const t = e.target;
       if (t && (t.tagName === 'TEXTAREA' || (t.tagName === 'INPUT' && t.type !== 'checkbox')
                 || t.isContentEditable)) return;
@@ -61,12 +62,6 @@ KEYS_JS = """
 """
 
 
-def who(service, request, session_id, profile):
-    """The annotator: the request's login (users file), its Hugging Face login, else the
-    caller's anonymous `session_id` (unverified)."""
-    return identity.from_request(request, session_id, profile, service.owners)
-
-
 def hf_login_available(space_id) -> bool:
     """Whether "Sign in with Hugging Face" can work: on a Space whose README says
     `hf_oauth: true` (the Hub then sets OAUTH_CLIENT_ID) with gradio[oauth] installed.
@@ -83,41 +78,23 @@ def hf_login_available(space_id) -> bool:
     return True
 
 
-def sentence_html(text):
-    """The sentence, escaped, each [MASK] numbered and highlighted."""
-    text = html.escape(text)
-    marks = [f"<mark class='campaign-mask'>[MASK {n}]</mark>"
-             for n in range(1, text.count(MASK) + 1)]
-    return f"<div id='campaign-sentence' style='font-size:1.3em'>{fill_masks(text, marks)}</div>"
-
-
-def choices(item):
-    """Per mask: [(label, word)], numbered across masks as the number keys count them;
-    with two presets each word shows its rank in column A and B (blind)."""
-    out, n = [], 0
-    for mask in item["masks"]:
-        ranks = [{w: r for r, w in enumerate(col["words"], 1)} for col in mask["columns"]]
-        row = []
-        for word in mask["options"]:
-            n += 1
-            where = ""
-            if len(mask["columns"]) == 2:
-                where = " (" + " · ".join(f"{col['label']}{rank[word]}" for col, rank in
-                                          zip(mask["columns"], ranks) if word in rank) + ")"
-            row.append((f"{n} · {word}{where}", word))
-        out.append(row)
-    return out
-
-
-def campaign_choices(service, annotator):
-    return [(f"#{c['id']} {c['name']} · {c['progress']['judged']}/{c['progress']['needed']}",
-             c["id"]) for c in service.list(annotator)]
-
-
 def build_campaigns_tab(context):
-    """context.campaigns: a `CampaignService`. Returns the page-load hook (dict for .then)."""
-    service = context.campaigns
-    exports = Path(context.data_dir) / "campaign_exports"
+    """context.campaigns: a `CampaignService`. Returns the page-load hook (dict for .then).
+    Who is asking, in every handler: the login (request / Hugging Face profile), else this
+    browser's session id (`context.session`), which survives a reload."""
+    service, session = context.campaigns, context.session
+    pick = _picker_layout()
+    queue = _queue_layout()
+    form = _create_layout()
+    owner = _owner_layout()
+    refresh = _wire_queue(service, session, pick, queue)
+    _wire_create(service, session, pick, form, context.annotations)
+    _wire_owner(service, session, pick, owner, Path(context.data_dir) / "campaign_exports")
+    return dict(fn=refresh, inputs=[session], outputs=[pick.campaign, pick.whoami],
+                js=KEYS_JS)
+
+
+def _picker_layout():
     with gr.Row():
         campaign = gr.Dropdown([], label="Campaign", scale=3, elem_id="campaign-pick",
                                allow_custom_value=True)  # programs pass an id
@@ -126,12 +103,17 @@ def build_campaigns_tab(context):
         whoami = gr.Markdown(elem_id="campaign-whoami")
         if hf_login_available(settings.current().space_id):
             gr.LoginButton(elem_id="campaign-login", scale=0)
+    return SimpleNamespace(campaign=campaign, reload=reload, whoami=whoami)
+
+
+def _queue_layout():
     current = gr.State(None)
     with gr.Column(elem_id="campaign-queue"):
         progress = gr.Markdown(elem_id="campaign-progress")
         with gr.Accordion("Guidelines", open=False):
             guidelines = gr.Markdown()
         sentence = gr.HTML(elem_id="campaign-item")
+        start = gr.Button("Start annotating", variant="primary", elem_id="campaign-start")
         rows, groups, typed = [], [], []
         for m in range(MAX_MASKS):
             with gr.Row(visible=m == 0) as row:
@@ -149,6 +131,13 @@ def build_campaigns_tab(context):
             flag = gr.Button("Flag", variant="stop", scale=0, elem_id="campaign-flag")
         gr.Markdown(KEY_HINTS, elem_id="campaign-keys")
 
+    return SimpleNamespace(current=current, progress=progress, guidelines=guidelines,
+                           sentence=sentence, start=start, rows=rows, groups=groups,
+                           typed=typed, submit=submit, skip=skip, undo=undo, note=note,
+                           flag=flag)
+
+
+def _create_layout():
     with gr.Accordion("Owner: create a campaign", open=False):
         with gr.Row():
             name = gr.Textbox(label="Name")
@@ -172,18 +161,26 @@ def build_campaigns_tab(context):
         create = gr.Button("Create campaign", variant="primary", elem_id="campaign-create")
         created = gr.Markdown()
 
+    return SimpleNamespace(name=name, source_kind=source_kind, upload=upload, presets=presets,
+                           top_k=top_k, overlap=overlap, lease=lease, strategy=strategy,
+                           per_sentence=per_sentence, mask_words=mask_words,
+                           instructions=instructions, create=create, created=created)
+
+
+def _owner_layout():
     with gr.Accordion("Owner: dashboard, review, export", open=False):
         dashboard = gr.Button("Refresh dashboard", elem_id="campaign-dashboard")
         with gr.Row():
             progress_plot = gr.Plot(label="Progress", elem_id="campaign-progress-plot")
             annotator_plot = gr.Plot(label="Per annotator")
             agreement_plot = gr.Plot(label="Agreement")
-        figures = gr.JSON(label="Agreement figures")
+        figures = gr.Markdown(elem_id="campaign-figures")
         load_review = gr.Button("Items to review")
         review = gr.Dataframe(headers=REVIEW_COLUMNS, interactive=False, wrap=True)
         with gr.Row():
             review_item = gr.Number(label="Item", precision=0)
             gold = gr.Textbox(label="Gold word(s), '|' between masks")
+            own_word = gr.Checkbox(label="My own word: no annotator picked it", value=False)
             settle = gr.Button("Settle gold")
         settled = gr.Markdown()
         with gr.Row():
@@ -205,46 +202,75 @@ def build_campaigns_tab(context):
             push = gr.Button("Push to the Hub")
         pushed = gr.Markdown()
 
-    item_outputs = [current, sentence, progress, guidelines, note] + rows + groups + typed
+    return SimpleNamespace(
+        dashboard=dashboard, progress_plot=progress_plot, annotator_plot=annotator_plot,
+        agreement_plot=agreement_plot, figures=figures, load_review=load_review,
+        review=review, review_item=review_item, gold=gold, own_word=own_word,
+        settle=settle, settled=settled, eval_presets=eval_presets, evaluate=evaluate,
+        scores=scores, score_chart=score_chart, export=export, exported=exported,
+        gold_button=gold_button, gold_file=gold_file, repo=repo, token=token,
+        private=private, push=push, pushed=pushed)
 
-    def show(item, campaign_info=None):
-        """Updates for the queue from a `next`/`undo` payload."""
-        if item.get("item_id") is None:
-            hidden = [gr.Row(visible=False)] * MAX_MASKS
-            return ([item, f"<p>{html.escape(item.get('message', ''))}</p>",
-                     item["progress"]["text"], gr.update(), ""] + hidden
-                    + [gr.CheckboxGroup(choices=[], value=[])] * MAX_MASKS
-                    + [""] * MAX_MASKS)
-        options = choices(item)
-        previous = (item.get("previous") or {}).get("answers") or []
-        rows, boxes, words = [], [], []
-        for m in range(MAX_MASKS):
-            if m < len(options):
-                answer = previous[m] if m < len(previous) else {}
-                rows.append(gr.Row(visible=True))
-                boxes.append(gr.CheckboxGroup(choices=options[m],
-                                              value=answer.get("accepted", []),
-                                              label=f"[MASK {m + 1}]: acceptable words"))
-                words.append(answer.get("typed") or "")
-            else:
-                rows.append(gr.Row(visible=False))
-                boxes.append(gr.CheckboxGroup(choices=[], value=[]))
-                words.append("")
-        return ([item, sentence_html(item["text"]), item["progress"]["text"],
-                 item.get("guidelines") or "(no guidelines)", ""] + rows + boxes + words)
 
-    # Every handler: who is asking comes from the login (request / Hugging Face profile),
-    # else from this browser's session id (`context.session`), which survives a reload.
-    session = context.session
+def _cleared(q):
+    """The queue with no item on it: rows hidden, boxes and words emptied."""
+    return {**{row: gr.Row(visible=False) for row in q.rows},
+            **{box: gr.CheckboxGroup(choices=[], value=[]) for box in q.groups},
+            **{word: "" for word in q.typed}}
 
-    def me(request, session_id, profile):
-        return who(service, request, session_id, profile)
+
+def _show(q, item):
+    """{component: update} for the queue from a `next`/`undo` payload."""
+    if item.get("item_id") is None:
+        return {**_cleared(q), q.current: item, q.start: gr.Button(visible=False),
+                q.sentence: f"<p>{html.escape(item.get('message', ''))}</p>",
+                q.progress: item["progress"]["text"], q.guidelines: gr.update(), q.note: ""}
+    options = choices(item)
+    previous = (item.get("previous") or {}).get("answers") or []
+    out = {**_cleared(q), q.current: item, q.start: gr.Button(visible=False),
+           q.sentence: sentence_html(item["text"]), q.progress: item["progress"]["text"],
+           q.guidelines: item.get("guidelines") or "(no guidelines)", q.note: ""}
+    for m, mask_options in enumerate(options):
+        answer = previous[m] if m < len(previous) else {}
+        ticked = list(answer.get("accepted", [])) + (
+            [NONE_FIT] if answer.get("none_fit") else [])
+        out[q.rows[m]] = gr.Row(visible=True)
+        out[q.groups[m]] = gr.CheckboxGroup(choices=mask_options, value=ticked,
+                                            label=f"[MASK {m + 1}]: acceptable words")
+        out[q.typed[m]] = answer.get("typed") or ""
+    return out
+
+
+def _waiting(q, summary):
+    """A campaign picked but no item taken: nobody holds an item before they ask."""
+    return {**_cleared(q), q.current: None, q.start: gr.Button(visible=True),
+            q.sentence: "<p>Press <b>Start annotating</b> to take an item.</p>",
+            q.progress: summary["progress"]["text"],
+            q.guidelines: summary.get("guidelines") or "(no guidelines)", q.note: ""}
+
+
+PRIVATE = dict(api_visibility="private")  # the page's own events: not in the API page
+
+
+def _wire_queue(service, session, pick, q):
+    """The annotation queue: open a campaign (no lease), start, answer, undo. Returns
+    the refresh handler the page load runs."""
+    current, start, note, groups, typed = q.current, q.start, q.note, q.groups, q.typed
+    item_outputs = ([current, q.sentence, start, q.progress, q.guidelines, note] + q.rows
+                    + groups + typed)
 
     @user_errors
     def open_campaign(campaign_id, session_id, request: gr.Request, profile: Profile):
+        """Show the campaign; lease nothing (the owner checking on it takes no item)."""
+        if not campaign_id:
+            return {**_cleared(q), current: None, start: gr.Button(visible=False)}
+        return _waiting(q, service.get(who(service, request, session_id, profile), campaign_id))
+
+    @user_errors
+    def start_annotating(campaign_id, session_id, request: gr.Request, profile: Profile):
         if not campaign_id:
             raise gr.Error("Pick a campaign first.")
-        return show(service.next(me(request, session_id, profile), campaign_id))
+        return _show(q, service.next(who(service, request, session_id, profile), campaign_id))
 
     def answer(kind):
         @user_errors
@@ -252,18 +278,18 @@ def build_campaigns_tab(context):
             """values: {component: value} for the current item, its boxes and note."""
             item = values[current]
             if not item or item.get("item_id") is None:
-                raise gr.Error("No item to answer: pick a campaign.")
-            annotator = me(request, values[session], profile)
+                raise gr.Error("No item to answer: press Start annotating.")
+            annotator = who(service, request, values[session], profile)
             cid, iid = item["campaign_id"], item["item_id"]
             if kind == "submit":
                 service.submit(annotator, cid, iid, [
-                    {"accepted": list(values[groups[m]] or []),
-                     "typed": values[typed[m]] or None} for m in range(len(item["masks"]))])
+                    answer_of(values[groups[m]], values[typed[m]])
+                    for m in range(len(item["masks"]))])
             elif kind == "skip":
                 service.skip(annotator, cid, iid)
             else:
                 service.flag(annotator, cid, iid, values[note])
-            return show(service.next(annotator, cid))
+            return _show(q, service.next(annotator, cid))
         return handler
 
     @user_errors
@@ -271,28 +297,44 @@ def build_campaigns_tab(context):
         cid = (item or {}).get("campaign_id") or campaign_id
         if not cid:
             raise gr.Error("Pick a campaign first.")
-        return show(service.undo(me(request, session_id, profile), cid))
+        return _show(q, service.undo(who(service, request, session_id, profile), cid))
 
     @user_errors
     def refresh(session_id, request: gr.Request, profile: Profile):
-        annotator = me(request, session_id, profile)
+        annotator = who(service, request, session_id, profile)
         badge = f"You: **{annotator.name}**" + (
             "" if annotator.verified else " (not logged in: unverified)")
         return gr.Dropdown(choices=campaign_choices(service, annotator)), badge
 
+    campaign = pick.campaign
+    campaign.change(open_campaign, [campaign, session], item_outputs, **PRIVATE)
+    start.click(start_annotating, [campaign, session], item_outputs, **PRIVATE)
+    pick.reload.click(refresh, [session], [campaign, pick.whoami], **PRIVATE)
+    answer_inputs = {current, note, session, *groups, *typed}
+    for button, kind in ((q.submit, "submit"), (q.skip, "skip"), (q.flag, "flag")):
+        button.click(answer(kind), answer_inputs, item_outputs, **PRIVATE)
+    for box in typed:  # Enter in a typed word submits
+        box.submit(answer("submit"), answer_inputs, item_outputs, **PRIVATE)
+    q.undo.click(take_back, [current, campaign, session], item_outputs, **PRIVATE)
+    return refresh
+
+
+def _wire_create(service, session, pick, f, annotations):
+    """The owner's create form."""
     @user_errors
     def run_create(session_id, name, kind, path, presets, top_k, overlap, lease, strategy,
                    per_sentence, mask_words, instructions, request: gr.Request,
                    profile: Profile):
-        annotator = me(request, session_id, profile)
+        annotator = who(service, request, session_id, profile)
         source = rows = None
         if kind == "file":
             if not path:
                 raise gr.Error("Upload a .txt, .csv or .jsonl file of sentences.")
             source = path
         else:
-            rows = context.store.search(session_id=session_id, limit=None) if (
-                context.store is not None) else []
+            # Through the service that requires the caller's own session id: the store
+            # itself would read every session's rows for a missing one.
+            rows = annotations.rows(session_id)
             if not rows:
                 raise gr.Error("You have no annotations yet to build a campaign from.")
         masking = {"strategy": STRATEGIES.get(strategy, ""), "per_sentence": per_sentence,
@@ -304,181 +346,76 @@ def build_campaigns_tab(context):
         return (gr.Dropdown(choices=campaign_choices(service, annotator), value=made["id"]),
                 f"Created campaign #{made['id']} with {made['items']} items.")
 
+    f.create.click(run_create, [session, f.name, f.source_kind, f.upload, f.presets, f.top_k,
+                                f.overlap, f.lease, f.strategy, f.per_sentence,
+                                f.mask_words, f.instructions],
+                   [pick.campaign, f.created], **PRIVATE)
+
+
+def _wire_owner(service, session, pick, o, exports):
+    """The owner's dashboard, review, adjudication, evaluation, export and push."""
     @user_errors
     def run_dashboard(campaign_id, session_id, request: gr.Request, profile: Profile):
-        data = service.dashboard(me(request, session_id, profile), campaign_id)
+        data = service.dashboard(who(service, request, session_id, profile), campaign_id)
         return (progress_chart(data["timeline"], data["needed"]),
                 annotator_chart(data["per_annotator"]), agreement_chart(data["agreement"]),
-                data["agreement"])
+                figures_markdown(data["agreement"]) + "\n\n" + leases_markdown(data["leases"]))
 
     @user_errors
     def run_review(campaign_id, session_id, request: gr.Request, profile: Profile):
-        rows = service.review(me(request, session_id, profile), campaign_id)
-        return [[r["item_id"], r["text"],
-                 "; ".join(f"{j['annotator']}: " + (" / ".join(
-                     ",".join(a["accepted"] + ([a["typed"]] if a.get("typed") else []))
-                     for a in j["answers"]) if j["answers"] else j["kind"] + (
-                     f" ({j['note']})" if j["note"] else "")) for j in r["judgments"]),
-                 " | ".join(g or "?" for g in r["gold"]), r["disagreement"]] for r in rows]
+        return [review_row(r) for r in service.review(who(service, request, session_id, profile),
+                                                      campaign_id)]
 
     @user_errors
-    def run_settle(campaign_id, item_id, words, session_id, request: gr.Request,
+    def run_settle(campaign_id, item_id, words, own, session_id, request: gr.Request,
                    profile: Profile):
-        result = service.adjudicate(me(request, session_id, profile), campaign_id, item_id,
-                                    [w.strip() or None for w in (words or "").split("|")])
-        return f"Item #{result['item_id']}: gold {result['gold']}."
+        annotator = who(service, request, session_id, profile)
+        result = service.adjudicate(annotator, campaign_id, item_id,
+                                    [w.strip() or None for w in (words or "").split("|")],
+                                    confirm_own_word=bool(own))
+        return f"Item #{result['item_id']}: gold {result['gold']} ({result['gold_source']})."
 
     @user_errors
     def run_evaluate(campaign_id, names, session_id, request: gr.Request, profile: Profile):
-        results = service.evaluate(me(request, session_id, profile), campaign_id, names)
+        annotator = who(service, request, session_id, profile)
+        results = service.evaluate(annotator, campaign_id, names)
         return ([[r["preset"], r["items"], round(r["top1"], 4), round(r["top5"], 4)]
                  for r in results], accuracy_chart(results))
 
     @user_errors
     def run_gold_texts(campaign_id, session_id, request: gr.Request, profile: Profile):
-        text = service.gold_texts(me(request, session_id, profile), campaign_id)
-        exports.mkdir(parents=True, exist_ok=True)
-        path = exports / f"campaign-{int(campaign_id)}-gold.txt"
-        path.write_text(text, encoding="utf-8")
-        return str(path)
+        text = service.gold_texts(who(service, request, session_id, profile), campaign_id)
+        with tempfile.TemporaryDirectory(prefix="albert-demo-gold-") as folder:
+            path = Path(folder) / f"campaign-{int(campaign_id)}-gold.txt"
+            path.write_text(text, encoding="utf-8")
+            return handout(path)
 
     @user_errors
     def run_export(campaign_id, session_id: str | None = None, request: gr.Request = None,
                    profile: Profile = None):
         """Owner: the dataset zip (session_id: for callers without a login, as elsewhere)."""
-        return service.export(me(request, session_id, profile), campaign_id, exports)["zip"]
+        annotator = who(service, request, session_id, profile)
+        return handout(service.export(annotator, campaign_id, exports)["zip"])
 
     @user_errors
     def run_push(campaign_id, repo_id, hf_token, is_private, session_id, request: gr.Request,
                  profile: Profile):
-        result = service.push_to_hub(me(request, session_id, profile), campaign_id, repo_id,
-                                     hf_token, exports, private=is_private)
+        annotator = who(service, request, session_id, profile)
+        result = service.push_to_hub(annotator, campaign_id, repo_id, hf_token, exports,
+                                     private=is_private)
         return f"Pushed: {result['commit_url']}"
 
-    private_api = dict(api_visibility="private")
-    campaign.change(open_campaign, [campaign, session], item_outputs, **private_api)
-    reload.click(refresh, [session], [campaign, whoami], **private_api)
-    answer_inputs = {current, note, session, *groups, *typed}
-    for button, kind in ((submit, "submit"), (skip, "skip"), (flag, "flag")):
-        button.click(answer(kind), answer_inputs, item_outputs, **private_api)
-    for box in typed:  # Enter in a typed word submits
-        box.submit(answer("submit"), answer_inputs, item_outputs, **private_api)
-    undo.click(take_back, [current, campaign, session], item_outputs, **private_api)
-    create.click(run_create, [session, name, source_kind, upload, presets, top_k,
-                              overlap, lease, strategy, per_sentence, mask_words,
-                              instructions], [campaign, created], **private_api)
-    dashboard.click(run_dashboard, [campaign, session], [progress_plot, annotator_plot,
-                                                         agreement_plot, figures],
-                    **private_api)
-    load_review.click(run_review, [campaign, session], [review], **private_api)
-    settle.click(run_settle, [campaign, review_item, gold, session], [settled], **private_api)
-    evaluate.click(run_evaluate, [campaign, eval_presets, session], [scores, score_chart],
-                   **private_api)
-    gold_button.click(run_gold_texts, [campaign, session], [gold_file], **private_api)
-    export.click(run_export, [campaign, session], [exported],
-                 api_name="campaign_export_download")
-    push.click(run_push, [campaign, repo, token, private, session], [pushed], **private_api)
-    return dict(fn=refresh, inputs=[session], outputs=[campaign, whoami], js=KEYS_JS)
-
-
-def add_campaign_api(service, exports_dir):
-    """The /campaign_* endpoints for programs (gradio_client). The annotator is the
-    request's login, else its `session_id` (required then, unverified): any private string
-    the caller keeps, as for the other stateful endpoints."""
-
-    def me(request, session_id, profile):
-        return who(service, request, session_id, profile)
-
-    @user_errors
-    def campaign_list(session_id: str = "", request: gr.Request = None,
-                      profile: Profile = None) -> list:
-        """Every campaign with its settings and progress (yours and the campaign's)."""
-        return service.list(me(request, session_id, profile))
-
-    @user_errors
-    def campaign_create(name: str, sentences: str, fmt: str = "txt",
-                        presets: list[str] | str = EMBEDDED_PRESET, top_k: int = 5,
-                        overlap: int = 3, guidelines: str = "", mask_strategy: str = "",
-                        masks_per_sentence: int = 1, mask_words: str = "",
-                        lease_seconds: int = 600, session_id: str = "",
-                        request: gr.Request = None, profile: Profile = None) -> dict:
-        """A campaign from the text of a file (fmt: txt, csv or jsonl). Sentences without
-        [MASK] get masks from mask_strategy: random, words (mask_words) or least_sure."""
-        if not isinstance(sentences, str):
-            raise gr.Error("sentences must be the text of a .txt, .csv or .jsonl file.")
-        return service.create(
-            me(request, session_id, profile), name,
-            source=sentences.encode("utf-8", "surrogatepass"), fmt=fmt, presets=presets,
-            top_k=top_k, overlap=overlap, guidelines=guidelines,
-            masking={"strategy": mask_strategy, "per_sentence": masks_per_sentence,
-                     "words": mask_words}, lease_seconds=lease_seconds)
-
-    @user_errors
-    def campaign_next(campaign_id: int, session_id: str = "", request: gr.Request = None,
-                      profile: Profile = None) -> dict:
-        """The item leased to you (renewed), else the next open one; item_id null when none."""
-        return service.next(me(request, session_id, profile), campaign_id)
-
-    @user_errors
-    def campaign_submit(campaign_id: int, item_id: int, answers: list, session_id: str = "",
-                        request: gr.Request = None, profile: Profile = None) -> dict:
-        """answers: per [MASK] {"accepted": [candidate words], "typed": word or null}."""
-        return service.submit(me(request, session_id, profile), campaign_id, item_id, answers)
-
-    @user_errors
-    def campaign_skip(campaign_id: int, item_id: int, session_id: str = "",
-                      request: gr.Request = None, profile: Profile = None) -> dict:
-        """Pass on a leased item (it will not come back to you; undo brings it back)."""
-        return service.skip(me(request, session_id, profile), campaign_id, item_id)
-
-    @user_errors
-    def campaign_flag(campaign_id: int, item_id: int, note: str = "", session_id: str = "",
-                      request: gr.Request = None, profile: Profile = None) -> dict:
-        """Pass on a leased item and tell the owner why."""
-        return service.flag(me(request, session_id, profile), campaign_id, item_id, note)
-
-    @user_errors
-    def campaign_undo(campaign_id: int, session_id: str = "", request: gr.Request = None,
-                      profile: Profile = None) -> dict:
-        """Take back your latest answer; its item is leased to you again ("previous")."""
-        return service.undo(me(request, session_id, profile), campaign_id)
-
-    @user_errors
-    def campaign_agreement(campaign_id: int, session_id: str = "",
-                           request: gr.Request = None, profile: Profile = None) -> dict:
-        """Owner: percent agreement, Krippendorff's alpha, per annotator, model accuracy."""
-        return service.agreement(me(request, session_id, profile), campaign_id)
-
-    @user_errors
-    def campaign_review(campaign_id: int, limit: int = 50, session_id: str = "",
-                        request: gr.Request = None, profile: Profile = None) -> list:
-        """Owner: items with disagreement, no majority, or a flag; unsettled first."""
-        return service.review(me(request, session_id, profile), campaign_id, limit)
-
-    @user_errors
-    def campaign_adjudicate(campaign_id: int, item_id: int, gold: list, session_id: str = "",
-                            request: gr.Request = None, profile: Profile = None) -> dict:
-        """Owner: the gold word per [MASK] (null leaves that mask to the majority)."""
-        return service.adjudicate(me(request, session_id, profile), campaign_id, item_id,
-                                  gold)
-
-    @user_errors
-    def campaign_evaluate(campaign_id: int, presets: list[str] | None = None,
-                          session_id: str = "", request: gr.Request = None,
-                          profile: Profile = None) -> list:
-        """Owner: top-1 / top-5 of presets (default: the campaign's) on the gold so far."""
-        return service.evaluate(me(request, session_id, profile), campaign_id, presets)
-
-    @user_errors
-    def campaign_export(campaign_id: int, session_id: str = "", request: gr.Request = None,
-                        profile: Profile = None) -> dict:
-        """Owner: write the datasets folder + zip on the server; the summary and paths.
-        (/campaign_export_download returns the zip itself.)"""
-        return service.export(me(request, session_id, profile), campaign_id, exports_dir)
-
-    for fn in (campaign_list, campaign_next, campaign_submit, campaign_skip, campaign_flag,
-               campaign_undo, campaign_adjudicate):
-        gr.api(fn, api_name=fn.__name__, queue=False)  # short transactions
-    for fn in (campaign_create, campaign_agreement, campaign_review, campaign_evaluate,
-               campaign_export):
-        gr.api(fn, api_name=fn.__name__)  # model runs or whole-campaign reads: queued
+    campaign = pick.campaign
+    o.dashboard.click(run_dashboard, [campaign, session],
+                      [o.progress_plot, o.annotator_plot, o.agreement_plot, o.figures],
+                      **PRIVATE)
+    o.load_review.click(run_review, [campaign, session], [o.review], **PRIVATE)
+    o.settle.click(run_settle, [campaign, o.review_item, o.gold, o.own_word, session],
+                   [o.settled], **PRIVATE)
+    o.evaluate.click(run_evaluate, [campaign, o.eval_presets, session],
+                     [o.scores, o.score_chart], **PRIVATE)
+    o.gold_button.click(run_gold_texts, [campaign, session], [o.gold_file], **PRIVATE)
+    o.export.click(run_export, [campaign, session], [o.exported],
+                   api_name="campaign_export_download")
+    o.push.click(run_push, [campaign, o.repo, o.token, o.private, session], [o.pushed],
+                 **PRIVATE)

@@ -13,6 +13,7 @@ from albert_demo.finetune.data import FinetuneDataError, max_upload_bytes
 from albert_demo.finetune.service import (loss_figure, metrics_rows, probe_rows,
                                           progress_text)
 from albert_demo.finetune.settings import FinetuneSettings
+from albert_demo.ui.downloads import handout
 from albert_demo.ui.errors import user_errors
 
 DEFAULTS = FinetuneSettings()
@@ -166,7 +167,7 @@ def build_finetune_tab(context, to_compare=None):
     def view(state):
         done = state.get("zip_path")
         return (progress_text(state), loss_figure(state.get("history")),
-                metrics_rows(state), probe_rows(state), done or None)
+                metrics_rows(state), probe_rows(state), handout(done))
 
     def poll(session_id):
         state = service.status(session_id)

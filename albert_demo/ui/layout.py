@@ -14,7 +14,8 @@ import gradio as gr
 from albert_demo.presets.registry import EMBEDDED_PRESET
 from albert_demo.ui.annotations_tab import build_annotations_tab
 from albert_demo.ui.attention_tab import build_attention_tab
-from albert_demo.ui.campaigns_tab import add_campaign_api, build_campaigns_tab
+from albert_demo.ui.campaign_api import add_campaign_api
+from albert_demo.ui.campaigns_tab import build_campaigns_tab
 from albert_demo.ui.compare_tab import build_compare_tab
 from albert_demo.ui.explain_api import add_explanation_api
 from albert_demo.ui.finetune_tab import build_finetune_tab

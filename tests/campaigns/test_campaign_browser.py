@@ -37,6 +37,14 @@ def login(page, url, name, password):
     page.get_by_role("tab", name="Campaigns").click()
 
 
+def start(page):
+    """Picking a campaign takes no item; the Start button does."""
+    page.wait_for_selector("#campaign-start", state="visible")
+    assert page.locator("#campaign-sentence").count() == 0
+    page.locator("#campaign-start").click()
+    page.wait_for_selector("#campaign-sentence")
+
+
 def progress(page):
     return page.locator("#campaign-progress").inner_text()
 
@@ -50,7 +58,7 @@ def test_five_items_with_the_keyboard_only(app):
         page.set_viewport_size({"width": 420, "height": 900})  # annotate on a phone-sized page
         page.locator("#campaign-pick input").click()
         page.get_by_role("option", name=f"#{cid} Keyboard").click()
-        page.wait_for_selector("#campaign-sentence")
+        start(page)
         assert "yours 0" in progress(page)
         page.locator("#campaign-keys").click()  # focus leaves the dropdown: keys only now
 
@@ -76,6 +84,11 @@ def test_five_items_with_the_keyboard_only(app):
             page.wait_for_function(
                 f"() => document.querySelectorAll('{BOXES}:checked').length === 1")
             press("Enter", f"yours {n}")
+        # A held U key repeats: the repeats are ignored, one undo per press.
+        page.evaluate("document.dispatchEvent(new KeyboardEvent('keydown', "
+                      "{key: 'u', repeat: true, bubbles: true}))")
+        page.wait_for_timeout(1000)
+        assert "yours 4" in progress(page)
         press("u", "yours 3")  # the fourth answer comes back, its box ticked again
         assert page.locator(f"{BOXES}:checked").count() == 1
         page.keyboard.press("2")  # untick: none fits
@@ -90,13 +103,14 @@ def test_five_items_with_the_keyboard_only(app):
 
     answers = owner.predict(cid, api_name="/campaign_agreement")
     assert answers["annotators"] == [{"annotator": "kim", "judgments": 5,
+                                      "units_with_a_majority_of_others": 0,
                                       "agreement_with_majority": None}]
 
     with open_page(None, 1280, 1100) as page:
         login(page, app.url, "olivia", "owner-pw")
         page.locator("#campaign-pick input").click()
         page.get_by_role("option", name=f"#{cid} Keyboard").click()
-        page.wait_for_selector("#campaign-sentence")
+        page.wait_for_selector("#campaign-start", state="visible")  # the owner takes none
         page.get_by_text("Owner: dashboard, review, export").click()
         page.locator("#campaign-dashboard").click()
         page.wait_for_selector("#campaign-progress-plot .plot-container")
@@ -129,7 +143,7 @@ def test_an_anonymous_annotator_is_the_same_after_a_reload(open_app):
                                ".innerText.includes('anonymous')")
         page.locator("#campaign-pick input").click()
         page.get_by_role("option", name=f"#{cid} Reload").click()
-        page.wait_for_selector("#campaign-sentence")
+        start(page)
         return page.locator("#campaign-whoami").inner_text()
 
     with open_page(open_app.url, 1280, 900) as page:

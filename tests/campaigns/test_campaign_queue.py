@@ -43,7 +43,7 @@ def test_create_next_submit_skip_flag_undo(service):
     service.skip(ann, c["id"], second["item_id"])
     third = service.next(ann, c["id"])
     service.flag(ann, c["id"], third["item_id"], "Not a real sentence")
-    assert [m["kind"] for m in service.mine(ann, c["id"])] == ["flagged", "skipped", "judged"]
+    assert [m["kind"] for m in service.my_answers(ann, c["id"])] == ["flagged", "skipped", "judged"]
 
     back = service.undo(ann, c["id"])  # the flag comes back, leased again
     assert back["item_id"] == third["item_id"]
@@ -57,8 +57,8 @@ def test_create_next_submit_skip_flag_undo(service):
     service.submit(ann, c["id"], again["item_id"], [{"accepted": [], "typed": "Azure"}])
     with pytest.raises(CampaignError, match="Nothing to undo"):
         service.undo(other, c["id"])
-    assert service.mine(ann, c["id"])[0]["answers"] == [{"accepted": [], "typed": "Azure"}]
-    assert service.mine(other, c["id"]) == []  # nobody else's answers
+    assert service.my_answers(ann, c["id"])[0]["answers"] == [{"accepted": [], "typed": "Azure"}]
+    assert service.my_answers(other, c["id"]) == []  # nobody else's answers
 
 
 def test_overlap_and_distinct_people(service):
@@ -195,7 +195,70 @@ def test_undo_a_skip_after_others_filled_the_item(service):
     service.submit(judge, c["id"], service.next(judge, c["id"])["item_id"], [["blue"]])
     back = service.undo(skipper, c["id"])
     assert back["item_id"] is None and "taken back" in back["message"]
-    assert service.mine(skipper, c["id"]) == []
+    assert service.my_answers(skipper, c["id"]) == []
     assert service.next(skipper, c["id"])["item_id"] is None  # no lease beyond the overlap
     with pytest.raises(CampaignError, match="at most 5"):
         create(service, b"[MASK] [MASK] [MASK] [MASK] [MASK] [MASK].\n")
+
+
+def test_an_expired_lease_answers_like_no_lease(open_service):
+    """10 s lease, overlap 1: A leases, the lease runs out, B leases the same item; A's
+    late answer is refused and B, holding a valid lease, is accepted (it used to be the
+    other way round)."""
+    now = [dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)]
+    service = open_service(clock=lambda: now[0])
+    c = create(service, b"Only [MASK] one.\n", overlap=1, lease_seconds=10)
+    a, b = people(2)
+    item = service.next(a, c["id"])
+    now[0] += dt.timedelta(seconds=11)
+    assert service.next(b, c["id"])["item_id"] == item["item_id"]
+    before = counts(service)
+    for late in (lambda: service.submit(a, c["id"], item["item_id"], [["grey"]]),
+                 lambda: service.skip(a, c["id"], item["item_id"]),
+                 lambda: service.flag(a, c["id"], item["item_id"], "late")):
+        with pytest.raises(NotLeased, match="ran out"):
+            late()
+        assert counts(service) == before
+    done = service.submit(b, c["id"], item["item_id"], [["blue"]])
+    assert done["progress"]["judged"] == 1
+    assert [m["answers"] for m in service.my_answers(b, c["id"])] == [
+        [{"accepted": ["blue"], "typed": None}]]
+    assert service.my_answers(a, c["id"]) == []
+
+
+def test_an_answer_needs_a_word_or_an_explicit_none(service):
+    c = create(service, b"Only [MASK] one.\n[MASK] and [MASK].\n", overlap=1)
+    ann = people(1)[0]
+    item = service.next(ann, c["id"])
+    before = counts(service)
+    for empty in ([{"accepted": [], "typed": None}], [[]], [{"accepted": [], "typed": "  "}],
+                  [{"accepted": [], "none_fit": False}]):
+        with pytest.raises(CampaignError, match="Answer 1 is empty.*none of these fit"):
+            service.submit(ann, c["id"], item["item_id"], empty)
+        assert counts(service) == before
+    with pytest.raises(CampaignError, match="'none of these fit' and a word at once"):
+        service.submit(ann, c["id"], item["item_id"],
+                       [{"accepted": ["blue"], "none_fit": True}])
+    service.submit(ann, c["id"], item["item_id"], [{"accepted": [], "none_fit": True}])
+    assert service.my_answers(ann, c["id"])[0]["answers"] == [
+        {"accepted": [], "typed": None, "none_fit": True}]
+    two = service.next(ann, c["id"])  # every mask needs its own answer
+    with pytest.raises(CampaignError, match="Answer 2 is empty"):
+        service.submit(ann, c["id"], two["item_id"], [["blue"], []])
+
+
+def test_progress_is_counted_from_the_stored_rows(service):
+    """No counter beside the rows: the summary is what `campaign_judgments` holds."""
+    c = create(service, overlap=2)
+    a, b = people(2)
+    for who in (a, b, a):
+        item = service.next(who, c["id"])
+        service.submit(who, c["id"], item["item_id"], [["blue"]])
+    service.skip(b, c["id"], service.next(b, c["id"])["item_id"])
+    assert "judged" not in schema.items.c
+    with service.engine.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(schema.judgments).where(
+            schema.judgments.c.kind == "judged")).scalar_one()
+    assert stored == 3 and service.get(OWNER, c["id"])["progress"]["judged"] == 3
+    service.undo(a, c["id"])
+    assert service.get(OWNER, c["id"])["progress"]["judged"] == 2
