@@ -58,8 +58,10 @@ def test_json_depth_is_bounded_without_recursion():
 
 
 def test_annotations_fine_tuning_and_campaigns_say_the_same_about_a_binary_file(tmp_path):
-    from albert_demo.annotations.formats import _decode, parse_import
+    from albert_demo.annotations.formats import parse_import
     from albert_demo.annotations.validation import AnnotationError
+    from albert_demo.campaigns.errors import CampaignError
+    from albert_demo.campaigns.sources import read_file
     from albert_demo.finetune.data import FinetuneDataError, read_upload
 
     binary = b"\x89PNG\r\n\x1a\n\x00\x00"
@@ -69,9 +71,8 @@ def test_annotations_fine_tuning_and_campaigns_say_the_same_about_a_binary_file(
         parse_import(path, None, "bob", max_bytes=1000)
     with pytest.raises(FinetuneDataError) as finetune:
         read_upload(path)
-    with pytest.raises(AnnotationError) as campaigns:  # campaigns/sources.py's way in today
-        _decode(binary)
-    assert str(annotations.value) == str(finetune.value) == (
+    with pytest.raises(CampaignError) as campaigns:
+        read_file(path)
+    assert str(annotations.value) == str(finetune.value) == str(campaigns.value) == (
         "picture.jsonl looks like a binary file (it contains NUL bytes). Upload plain UTF-8 "
         "text.")
-    assert "looks like a binary file" in str(campaigns.value)

@@ -243,18 +243,6 @@ def write_hf_dataset(out_dir: str | os.PathLike, rows: Iterable[Any]) -> Path:
 
 
 # ------------------------------------------------------------------ import
-def _read_source(source: Any, max_bytes: int) -> tuple[bytes, str | None]:
-    """Kept for campaigns/sources.py until it reads uploads through albert_demo.uploads."""
-    with _upload_errors():
-        return read_bytes(source, max_bytes)
-
-
-def _decode(data: bytes) -> str:
-    """Kept for campaigns/sources.py until it reads uploads through albert_demo.uploads."""
-    with _upload_errors():
-        return decode_text(data)
-
-
 def _parse_time(value: Any, field: str) -> dt.datetime | None:
     if value in (None, ""):
         return None

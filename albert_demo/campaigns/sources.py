@@ -11,11 +11,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from albert_demo.annotations.formats import _decode, _read_source
 from albert_demo.annotations.training import gold_token
-from albert_demo.annotations.validation import AnnotationError
 from albert_demo.campaigns.errors import CampaignError
 from albert_demo.masks import MASK
+from albert_demo.uploads import UploadError, decode_text, jsonl_objects, read_bytes
 
 MAX_ITEMS = 5000
 MAX_TEXT = 2000
@@ -63,16 +62,7 @@ def _parse_txt(text: str) -> list[dict]:
 
 
 def _parse_jsonl(text: str) -> list[dict]:
-    out = []
-    for n, line in enumerate(text.split("\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise CampaignError(f"line {n}: invalid JSON ({e.msg}).") from None
-        out.append(_from_mapping(row, f"line {n}"))
-    return out
+    return [_from_mapping(row, f"line {n}") for n, row in jsonl_objects(text)]
 
 
 def _parse_csv(text: str) -> list[dict]:
@@ -114,19 +104,19 @@ def read_file(source: Any, fmt: str | None = None,
     if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
         records = _parse_hf_folder(Path(source))
     else:
-        try:
-            data, name = _read_source(source, max_bytes)
-            text = _decode(data)
-        except AnnotationError as e:
+        try:  # the upload checks every feature shares: size, NUL bytes, UTF-8, JSON lines
+            data, name = read_bytes(source, max_bytes)
+            text = decode_text(data, name)
+            fmt = (fmt or (Path(name).suffix.lstrip(".") if name else "")).lower()
+            parsers = {"txt": _parse_txt, "text": _parse_txt, "csv": _parse_csv,
+                       "jsonl": _parse_jsonl, "json": _parse_jsonl, "ndjson": _parse_jsonl}
+            if fmt not in parsers:
+                raise CampaignError(f"Unsupported file type {fmt!r}: use .txt (one sentence "
+                                    "a line), .csv or .jsonl (a 'text' field, optional "
+                                    "'gold'), or a Hugging Face datasets folder.")
+            records = parsers[fmt](text)
+        except UploadError as e:
             raise CampaignError(str(e)) from None
-        fmt = (fmt or (Path(name).suffix.lstrip(".") if name else "")).lower()
-        parsers = {"txt": _parse_txt, "text": _parse_txt, "csv": _parse_csv,
-                   "jsonl": _parse_jsonl, "json": _parse_jsonl, "ndjson": _parse_jsonl}
-        if fmt not in parsers:
-            raise CampaignError(f"Unsupported file type {fmt!r}: use .txt (one sentence a "
-                                "line), .csv or .jsonl (a 'text' field, optional 'gold'), or "
-                                "a Hugging Face datasets folder.")
-        records = parsers[fmt](text)
     return checked_count(records)
 
 
