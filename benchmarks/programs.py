@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import common  # noqa: E402
 from tests.harness.loopback_client import make_client  # noqa: E402
 from tests.load.run_load import (SENTENCES, ServerCPU, free_port, launch,  # noqa: E402
-                                 percentile, wait_ready)
+                                 percentile, stop, wait_ready)
 
 PRESET = "albert_tiny_en_uncased"
 VARIANTS = ("route", "gradio")
@@ -217,11 +217,7 @@ def main():
             Path(args.save).write_text(json.dumps(result, indent=2) + "\n")
         return 0 if not any(r["errors"] for r in runs) else 1
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -47,6 +47,15 @@ def launch(data_dir, port):
     return proc
 
 
+def stop(proc):
+    """Stop the launched server: SIGTERM, then kill after 20 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def wait_ready(url, timeout=180):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -237,11 +246,7 @@ def main():
         return 0 if not errors else 1
     finally:
         if proc is not None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
