@@ -23,30 +23,26 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import errno
 import os
-import sqlite3
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from sqlalchemy import (
-    create_engine,
     delete as sa_delete,
-    event,
     func,
     insert,
     or_,
     select,
     update as sa_update,
 )
-from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine
 
 from albert_demo import settings
 
 from . import schema
+from .database import make_engine, normalize_url, storage_full  # noqa: F401 (re-exported)
 from .schema import annotations as T
 from .validation import (
     MAX_TEXT,
@@ -96,31 +92,6 @@ class Annotation:
         return cls(**{f.name: m[f.name] for f in dataclasses.fields(cls)})
 
 
-def normalize_url(url: str | URL) -> URL:
-    """Accept ``postgres://`` / ``postgresql://`` and pick the psycopg 3 driver."""
-    u = make_url(url)
-    if u.drivername in ("postgres", "postgresql"):
-        u = u.set(drivername="postgresql+psycopg")
-    return u
-
-
-def _storage_full(error: BaseException) -> bool:
-    """SQLite's SQLITE_FULL, PostgreSQL's disk_full (53100), or ENOSPC from the OS."""
-    cause = getattr(error, "orig", None) or error
-    if getattr(cause, "sqlstate", None) == "53100":
-        return True
-    if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
-        return True
-    text = str(cause).lower()
-    return "database or disk is full" in text or "no space left on device" in text
-
-
-def _py_lower(value):
-    # SQLite's built-in lower() folds ASCII only; use Python's Unicode folding
-    # so case-insensitive search behaves the same as on PostgreSQL.
-    return value.lower() if isinstance(value, str) else value
-
-
 class AnnotationStore:
     def __init__(
         self,
@@ -140,7 +111,7 @@ class AnnotationStore:
         # (which starves some threads for seconds); other processes are still
         # handled by BEGIN IMMEDIATE + busy_timeout.
         self._sqlite_write_lock = threading.Lock()
-        self.engine: Engine = self._make_engine(busy_timeout_s, pool_size, max_overflow)
+        self.engine: Engine = make_engine(self.url, busy_timeout_s, pool_size, max_overflow)
         self.schema_version = self._migrate()
 
     # ------------------------------------------------------------------ setup
@@ -167,60 +138,6 @@ class AnnotationStore:
             f"sharing={self.sharing})"
         )
 
-    def _make_engine(self, busy_timeout_s: float, pool_size: int, max_overflow: int) -> Engine:
-        backend = self.url.get_backend_name()
-        if backend == "sqlite":
-            if self.url.database in (None, "", ":memory:"):
-                raise ValueError("use a file path for SQLite (WAL needs a file)")
-            engine = create_engine(
-                self.url,
-                connect_args={"timeout": busy_timeout_s, "check_same_thread": False},
-                pool_size=pool_size,
-                max_overflow=max_overflow,
-            )
-            busy_ms = int(busy_timeout_s * 1000)
-
-            @event.listens_for(engine, "connect")
-            def _on_connect(dbapi_conn, _rec):
-                # We issue BEGIN ourselves (see _on_begin).
-                dbapi_conn.isolation_level = None
-                dbapi_conn.create_function("lower", 1, _py_lower, deterministic=True)
-                cur = dbapi_conn.cursor()
-                try:
-                    cur.execute(f"PRAGMA busy_timeout = {busy_ms:d}")
-                    deadline = time.monotonic() + busy_timeout_s
-                    while True:  # switching to WAL needs a brief exclusive lock
-                        try:
-                            mode = cur.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                            break
-                        except sqlite3.OperationalError as e:
-                            if "locked" not in str(e) or time.monotonic() > deadline:
-                                raise
-                            time.sleep(0.01)
-                    if str(mode).lower() != "wal":
-                        raise RuntimeError(f"could not enable WAL journal mode (got {mode!r})")
-                    cur.execute("PRAGMA synchronous = FULL")
-                    cur.execute("PRAGMA foreign_keys = ON")
-                finally:
-                    cur.close()
-
-            @event.listens_for(engine, "begin")
-            def _on_begin(conn):
-                # Writers take the write lock up front (BEGIN IMMEDIATE) so the
-                # busy timeout applies instead of a deadlock-on-upgrade error.
-                mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-                conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
-
-            return engine
-        if backend == "postgresql":
-            return create_engine(
-                self.url,
-                pool_pre_ping=True,
-                pool_size=pool_size,
-                max_overflow=max_overflow,
-            )
-        raise ValueError(f"unsupported database backend {backend!r} (use sqlite or postgresql)")
-
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction; commits on normal exit, rolls back on error. A full disk
@@ -236,7 +153,7 @@ class AnnotationStore:
                 with conn.begin():
                     yield conn
         except Exception as error:
-            if _storage_full(error):
+            if storage_full(error):
                 raise AnnotationError("The server's disk is full: nothing was saved and "
                                       "earlier annotations are intact. Try again once space "
                                       "is freed.") from error
@@ -343,19 +260,9 @@ class AnnotationStore:
             row = conn.execute(stmt).one_or_none()
         return None if row is None else Annotation._from_row(row)
 
-    def _filtered(
-        self,
-        stmt,
-        *,
-        query=None,
-        preset=None,
-        tag=None,
-        verdict=None,
-        since=None,
-        until=None,
-        session_id=None,
-        owner=None,
-    ):
+    def _filtered(self, stmt, *, query=None, preset=None, tag=None, verdict=None, since=None,
+                  until=None, session_id=None, owner=None):
+        """The filters `search` and `count` share (see `search`)."""
         stmt = self._visible(stmt, session_id)
         if owner is not None:
             stmt = stmt.where(T.c.session_id == validate_session_id(owner))
@@ -385,34 +292,15 @@ class AnnotationStore:
             stmt = stmt.where(T.c.created_at < until)
         return stmt
 
-    def search(
-        self,
-        query: str | None = None,
-        preset: str | None = None,
-        tag: str | None = None,
-        verdict: str | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        session_id: str | None = None,
-        owner: str | None = None,
-        limit: int | None = 100,
-        offset: int = 0,
-    ) -> list[Annotation]:
-        """Newest first.  ``query``: case-insensitive substring of text, note
-        or correct_token.  ``since`` inclusive, ``until`` exclusive (created_at).
-        ``verdict='none'`` finds unjudged rows.  ``owner`` filters by author
-        regardless of sharing.  ``limit=None`` returns everything."""
-        stmt = self._filtered(
-            select(T),
-            query=query,
-            preset=preset,
-            tag=tag,
-            verdict=verdict,
-            since=since,
-            until=until,
-            session_id=session_id,
-            owner=owner,
-        ).order_by(T.c.created_at.desc(), T.c.id.desc())
+    def search(self, *, limit: int | None = 100, offset: int = 0,
+               **filters: Any) -> list[Annotation]:
+        """Newest first.  Filters: ``query`` (case-insensitive substring of text, note
+        or correct_token), ``preset``, ``tag``, ``verdict`` ('right', 'wrong', or 'none'
+        for unjudged rows), ``since`` (inclusive) and ``until`` (exclusive) on created_at,
+        ``session_id`` (visibility, see the module's docstring) and ``owner`` (the author,
+        regardless of sharing).  ``limit=None`` returns everything."""
+        stmt = self._filtered(select(T), **filters).order_by(T.c.created_at.desc(),
+                                                              T.c.id.desc())
         if limit is not None:
             if int(limit) < 0:
                 raise ValueError("limit must be >= 0")
