@@ -77,6 +77,7 @@ def main(argv=None):
     from albert_demo.engine.activity import ServingActivity
     from albert_demo.finetune.service import FinetuneService
     from albert_demo.finetune.registry import FinetunedRegistry
+    from albert_demo.presets.default_preset import DefaultPreset
     from albert_demo.services import (AnnotationService, EvaluationService,
                                       ExplanationService, PredictionService)
     from albert_demo.ui.context import UIContext
@@ -88,7 +89,9 @@ def main(argv=None):
     cache = ModelCache(activity=activity)
     store = None if problem else AnnotationStore.from_env(data_dir)
     finetuned = None if problem else FinetunedRegistry(data_dir)
-    predictions = PredictionService(cache, finetuned)
+    # The embedded preset serves at once; the default (e.g. the real ALBERT) once loaded.
+    default = DefaultPreset.from_settings(config)
+    predictions = PredictionService(cache, finetuned, default_preset=default)
     annotations = AnnotationService(store, predictions)
     finetune = None if problem else FinetuneService(data_dir, models=cache, store=store,
                                                     serving=activity,
@@ -100,7 +103,9 @@ def main(argv=None):
                         evaluation=EvaluationService(predictions, annotations),
                         data_dir=data_dir, finetune=finetune, campaigns=campaigns,
                         explanations=ExplanationService(predictions))
-    threading.Thread(target=predictions.warm_up, name="warm-up", daemon=True).start()
+    threading.Thread(target=predictions.warm_up, args=(default.fallback,), name="warm-up",
+                     daemon=True).start()
+    default.start(predictions)
     demo = build_demo(context)
     # Queue positions reach waiting browsers once a second, not at every start (Gradio's
     # "auto" sends each waiting request a message whenever any request starts).
