@@ -1,0 +1,124 @@
+"""A visitor's first view, in a real browser: with a reachable Hub (a loopback stand-in
+serving an HF-layout checkpoint with a pretrained head as `albert/albert-base-v2`) the
+official base preset is downloaded in the background and new visitors get it; without one
+the embedded preset is served and the model line says what to expect; Compare's first
+view; Enter in top-k predicts."""
+
+import threading
+import time
+
+import pytest
+
+from albert_demo.presets.registry import ASSETS_DIR, EMBEDDED_PRESET, OFFICIAL_PRESETS
+from tests.harness.app import LaunchedApp
+from tests.harness.browser import BROWSER_MARKS, open_page
+from tests.harness.hub_files import ResolveHub, serving
+
+pytestmark = BROWSER_MARKS
+BASE = "albert_base_en_uncased"
+PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+           "all_proxy")
+
+
+@pytest.fixture(scope="module")
+def hub_app(tmp_path_factory):
+    """app.py started with HF_ENDPOINT at a loopback Hub and no default named."""
+    from tests.models.model_helpers import make_hf_checkpoint
+
+    folder = tmp_path_factory.mktemp("first_view")
+    spm = ASSETS_DIR / EMBEDDED_PRESET / "assets" / "tokenizer" / "vocabulary.spm"
+    import sentencepiece
+    vocab = sentencepiece.SentencePieceProcessor(model_file=str(spm)).get_piece_size()
+    make_hf_checkpoint(folder / "base", spm, vocab, seed=3, max_position_embeddings=128)
+    ResolveHub.repos = {OFFICIAL_PRESETS[BASE].hf_repo: {
+        name: (folder / "base" / name).read_bytes()
+        for name in ("config.json", "model.safetensors", "spiece.model")}}
+    # Files held back until the test has seen the download in progress on the page.
+    ResolveHub.requests, ResolveHub.cut, ResolveHub.gate = [], {}, threading.Event()
+    with serving(ResolveHub) as endpoint:
+        env = {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": endpoint, "HF_HOME": str(folder / "hf"),
+               "NO_PROXY": "127.0.0.1,localhost", **{name: "" for name in PROXIES}}
+        app = LaunchedApp(folder / "data", folder / "app.log", env=env)
+        try:
+            app.wait_until_serving()
+            yield app
+        finally:
+            ResolveHub.gate.set()
+            app.stop()
+
+
+def wait_for_log(app, line, timeout=240):
+    deadline = time.monotonic() + timeout
+    while line not in open(app.log.name).read():
+        assert time.monotonic() < deadline, f"{line!r} not in {app.log.name} in {timeout} s"
+        time.sleep(0.5)
+
+
+def model_line(page):
+    return page.locator("#model-line").inner_text()
+
+
+def test_reachable_hub_serves_the_base_preset_to_new_visitors(hub_app):
+    # While the download runs, the embedded preset answers and the page says so.
+    with open_page(hub_app.url) as page:
+        page.wait_for_selector("#filled-text mark")
+        assert "expect rough guesses" in model_line(page)
+        page.locator("#default-download").get_by_text(f"Downloading {BASE}").wait_for()
+        assert "answers with the embedded" in page.locator("#default-download").inner_text()
+        ResolveHub.gate.set()
+        # The line follows the download to its end, then goes.
+        page.wait_for_function("() => !document.querySelector('#default-download')"
+                               ".innerText.includes('Downloading')", timeout=240_000)
+    wait_for_log(hub_app, f"Default preset {BASE} is ready")
+    with open_page(hub_app.url) as page:
+        page.wait_for_selector("#filled-text mark")
+        page.wait_for_function(f"() => document.querySelector('#model-line')"
+                               f".innerText.includes('{BASE}')")
+        assert "official ALBERT v2" in model_line(page)
+        assert page.locator("#preset input").input_value().startswith(BASE + " (")
+        assert not page.locator("#use-official").is_visible()
+        # The files came from the loopback Hub.
+        got = {f for method, _, f, _ in ResolveHub.requests if method == "GET"}
+        assert {"config.json", "model.safetensors", "spiece.model"} <= got
+
+        # Compare opens on the embedded and the base preset, no empty state.
+        page.get_by_role("tab", name="Compare").click()
+        chosen = page.locator("#compare-presets").inner_text()
+        assert EMBEDDED_PRESET in chosen and BASE in chosen
+        assert not page.locator("#compare-empty").is_visible()
+
+    # A permalink's preset still wins.
+    with open_page(hub_app.url + f"?preset={EMBEDDED_PRESET}") as page:
+        page.wait_for_selector("#filled-text mark")
+        assert page.locator("#preset input").input_value().startswith(EMBEDDED_PRESET + " (")
+        page.wait_for_function("() => document.querySelector('#model-line')"
+                               ".innerText.includes('expect rough guesses')")
+        page.locator("#use-official").click()  # one click to the real ALBERT
+        page.wait_for_function(f"() => document.querySelector('#model-line')"
+                               f".innerText.includes('{BASE}')")
+        assert page.locator("#preset input").input_value().startswith(BASE + " (")
+
+
+def test_unreachable_hub_serves_the_embedded_preset_and_says_so(app_server):
+    with open_page(app_server.url) as page:
+        page.wait_for_selector("#filled-text mark")
+        line = model_line(page)
+        assert EMBEDDED_PRESET in line and "expect rough guesses" in line
+        assert "42.9%" in line  # assets/albert_tiny_en_uncased/eval.json's top1
+        assert not page.locator("#use-official").is_visible()
+
+        # Enter in top-k predicts with the new k.
+        top_k = page.locator("#top-k input")
+        top_k.fill("3")
+        top_k.press("Enter")
+        page.wait_for_function(
+            "() => document.querySelectorAll('#prediction-chart .ytick').length === 3")
+        page.wait_for_function(
+            "() => !document.querySelector('#predict-results').dataset.stale")
+
+        # Compare: one model to compare, so an empty state and no error badges.
+        page.get_by_role("tab", name="Compare").click()
+        page.locator("#compare-empty").get_by_text("Compare needs a second model").wait_for()
+        page.locator("#compare-run").click()
+        page.wait_for_timeout(1000)
+        assert page.get_by_text("Error", exact=True).count() == 0
