@@ -55,6 +55,9 @@ def max_upload_bytes(config, store):
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # JAX tries every accelerator at start and logs "Unable to initialize backend 'tpu':
+    # ... libtpu.so" at INFO where there is none: harmless, but it reads like an error.
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
     from albert_demo import settings
     from albert_demo.spaces.storage import use_space_storage
 
