@@ -115,7 +115,8 @@ def build_annotations_tab(context):
             fmt = gr.Radio(list(EXPORT_FORMATS), value="csv", label="Export format "
                            "(hf-dataset: a zip that `datasets.load_dataset` reads)")
             export = gr.Button("Export the rows that match the filters")
-            exported = gr.File(label="Download", interactive=False)
+            # Hidden until an export exists: no empty frame before anything ran.
+            exported = gr.File(label="Download", interactive=False, visible=False)
 
     with gr.Accordion("Evaluate presets on the annotated set", open=True):
         presets = gr.CheckboxGroup(list(all_presets()), value=[predictions.default_preset],
@@ -124,7 +125,8 @@ def build_annotations_tab(context):
         evaluate = gr.Button("Evaluate", elem_id="evaluate")
         scores = gr.Dataframe(headers=SCORE_COLUMNS, interactive=False, wrap=True,
                               label="Scores", elem_id="evaluate-scores")
-        chart = gr.Plot(label="Top-1 / top-5 accuracy", elem_id="accuracy-chart")
+        chart = gr.Plot(label="Top-1 / top-5 accuracy", elem_id="accuracy-chart",
+                        visible=False)
 
     @user_errors
     def run_search(session_id, query, preset, tag, verdict, since, until):
@@ -190,14 +192,15 @@ def build_annotations_tab(context):
 
     @user_errors
     def run_export(session_id, fmt, query, preset, tag, verdict, since, until):
-        return annotations.export(session_id, fmt, query, preset, tag, verdict, since, until)
+        return gr.File(annotations.export(session_id, fmt, query, preset, tag, verdict, since,
+                                          until), visible=True)
 
     @user_errors
     def run_evaluate(session_id, presets, progress=gr.Progress()):
         results = context.evaluation.evaluate(session_id, presets, progress=progress)
         rows = [[r["preset"], r["items"], r["skipped"], round(r["top1"], 4),
                  round(r["top5"], 4), summary(r)] for r in results]
-        return rows, accuracy_chart(results)
+        return rows, gr.Plot(accuracy_chart(results), visible=True)
 
     session = context.session
     refresh = dict(fn=run_search, inputs=[session] + filters, outputs=[table, preset, tag])
