@@ -85,6 +85,7 @@ def main(argv=None):
                                       ExplanationService, PredictionService)
     from albert_demo.ui.context import UIContext
     from albert_demo.ui.layout import build_demo
+    from albert_demo.ui.predict_tab import PHONE_CSS
 
     if not problem:
         configure_compilation_cache(config.compilation_cache)
@@ -122,7 +123,7 @@ def main(argv=None):
     downloads = [str(data_dir / name) for name in ("exports", "campaign_exports", "finetuned")]
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 show_error=True, max_file_size=max_upload_bytes(config, store), auth=users,
-                allowed_paths=[] if problem else downloads)
+                allowed_paths=[] if problem else downloads, css=PHONE_CSS)
 
 
 if __name__ == "__main__":

@@ -192,8 +192,7 @@ def build_annotations_tab(context):
 
     @user_errors
     def run_export(session_id, fmt, query, preset, tag, verdict, since, until):
-        return gr.File(annotations.export(session_id, fmt, query, preset, tag, verdict, since,
-                                          until), visible=True)
+        return annotations.export(session_id, fmt, query, preset, tag, verdict, since, until)
 
     @user_errors
     def run_evaluate(session_id, presets, progress=gr.Progress()):
@@ -219,7 +218,9 @@ def build_annotations_tab(context):
                     api_name="annotations_import").then(
         **refresh, api_name="annotations_after_import", api_visibility="undocumented")
     export.click(run_export, [session, fmt] + filters, [exported],
-                 api_name="annotations_export")
+                 api_name="annotations_export").success(
+        lambda: gr.File(visible=True), None, [exported], queue=False,
+        api_name="annotations_export_shown", api_visibility="private")
     evaluate.click(run_evaluate, [session, presets], [scores, chart], api_name="evaluate")
 
     @user_errors

@@ -116,7 +116,8 @@ def build_demo(context, title="ALBERT masked-LM demo"):
                                           secret=browser_secret(context.data_dir))
         session = context.session
         gr.Markdown(INTRO)
-        with gr.Tabs() as context.tabs:
+        # "wrap": every tab's name stays on screen at phone width, none behind a "•••" menu.
+        with gr.Tabs(overflow_behavior="wrap") as context.tabs:
             with gr.Tab("Predict", id="predict"):
                 after_predict = build_predict_tab(context)
             with gr.Tab("Attention", id="attention"):

@@ -54,6 +54,19 @@ MODE_NOTE = {
 }
 VERDICTS = [("Right", "right"), ("Wrong", "wrong"), ("No verdict", "none")]
 KEYS_HINT = "Enter predicts · Shift+Enter starts a new line"
+# On a phone the two columns stack: the text, then the answer, then examples and settings
+# (`display: contents` lets the columns be ordered with the results below them).
+PHONE_CSS = """
+@media (max-width: 640px) {
+  #predict-top { display: contents; }
+  #predict-input { order: 1; }
+  #predict-notice { order: 2; }
+  #predict-results { order: 3; }
+  #predict-examples { order: 4; }
+  #predict-settings { order: 5; }
+  #annotate { order: 6; }
+}
+"""
 # Put "[MASK]" at the cursor of the text box (runs in the browser).
 INSERT_MASK_JS = """(value) => {
   const box = document.querySelector('#input-text textarea');
@@ -166,8 +179,8 @@ def build_predict_tab(context, page=None):
     predictions, annotations = context.predictions, context.annotations
     default = predictions.default  # the default preset and its background download
     page = page or Context.root_block
-    with gr.Row():
-        with gr.Column(scale=3):
+    with gr.Row(elem_id="predict-top"):
+        with gr.Column(scale=3, elem_id="predict-input"):
             text = gr.Textbox(label="Text (one or more [MASK])", info=KEYS_HINT, lines=3,
                               value=permalinks.DEFAULT_TEXT, elem_id="input-text",
                               max_lines=12)
@@ -178,7 +191,7 @@ def build_predict_tab(context, page=None):
             copied = gr.Markdown(elem_id="copy-note")
             link = gr.Textbox(label="Link to what is on screen", visible=False,
                               elem_id="permalink", interactive=False)
-        with gr.Column(scale=2):
+        with gr.Column(scale=2, elem_id="predict-settings"):
             preset = gr.Dropdown(preset_choices(), value=predictions.default_preset,
                                  label="Preset", allow_custom_value=True,
                                  info=official_preset_note() + " Or type hf://owner/repo.",
@@ -197,7 +210,8 @@ def build_predict_tab(context, page=None):
                                     placeholder="e.g. paris, london, rome")
     examples = gr.Examples([list(row[1:]) for row in EXAMPLES], inputs=[text, mode, candidates],
                            example_labels=[row[0] for row in EXAMPLES],
-                           label="Examples, one feature each (click one to predict it)")
+                           label="Examples, one feature each (click one to predict it)",
+                           elem_id="predict-examples")
     notice = gr.HTML(elem_id="predict-notice")
     with gr.Column(elem_id="predict-results"):
         mode_note = gr.Markdown()

@@ -122,3 +122,45 @@ def test_unreachable_hub_serves_the_embedded_preset_and_says_so(app_server):
         page.locator("#compare-run").click()
         page.wait_for_timeout(1000)
         assert page.get_by_text("Error", exact=True).count() == 0
+
+
+PHONE = {"width": 390, "height": 844}
+CROSSING_LABELS = """(within) => {
+  const boxes = [...document.querySelectorAll(within + ' .xtick text')]
+    .map(e => e.getBoundingClientRect()).filter(r => r.width > 0 && r.height > 0);
+  let hits = 0;
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const p = boxes[i], q = boxes[j];
+    if (p.left < q.right - 1 && q.left < p.right - 1 && p.top < q.bottom - 1 &&
+        q.top < p.bottom - 1) hits++;
+  }
+  return [boxes.length, hits];
+}"""
+
+
+def test_phone_width_tabs_results_first_and_readable_heatmap(app_server):
+    with open_page(app_server.url, PHONE["width"], PHONE["height"]) as page:
+        page.wait_for_selector("#filled-text mark")
+        # Every tab's name on screen, none behind an overflow menu.
+        for name in ("Predict", "Attention", "Compare", "Annotations", "Campaigns",
+                     "Fine-tune"):
+            assert page.get_by_role("tab", name=name).is_visible(), name
+        # The answer comes right after the text box, before examples and settings.
+        top = {elem_id: page.locator(f"#{elem_id}").bounding_box()["y"]
+               for elem_id in ("predict-input", "predict-results", "predict-examples",
+                               "predict-settings")}
+        assert (top["predict-input"] < top["predict-results"] < top["predict-examples"]
+                < top["predict-settings"]), top
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+        page.locator("#input-text textarea").fill(
+            "The trophy did not fit in the suitcase because [MASK] was too big.")
+        page.locator("#predict-button").click()
+        page.wait_for_function("() => document.querySelector('#filled-text')"
+                               ".innerText.includes('suitcase')")
+        page.get_by_role("tab", name="Attention").click()
+        page.wait_for_selector("#attention-heatmap .xtick text")
+        # Upright labels, none crossing another (plotly leaves some out when the cells are
+        # narrower than a label; the hover names every cell).
+        count, crossing = page.evaluate(CROSSING_LABELS, "#attention-heatmap")
+        assert count >= 8 and crossing == 0, (count, crossing)
