@@ -54,12 +54,11 @@ MODE_NOTE = {
 }
 VERDICTS = [("Right", "right"), ("Wrong", "wrong"), ("No verdict", "none")]
 KEYS_HINT = "Enter predicts · Shift+Enter starts a new line"
-# On a phone the two columns stack: the text, then the answer, then examples and settings
-# (`display: contents` lets the columns be ordered with the results below them).
+# On a phone the columns stack: the text and its buttons, then the answer, then examples
+# and settings (`display: contents` lets their parts be ordered around the results).
 PHONE_CSS = """
 @media (max-width: 640px) {
-  #predict-top { display: contents; }
-  #predict-input { order: 1; }
+  #predict-top, #predict-input { display: contents; }
   #predict-notice { order: 2; }
   #predict-results { order: 3; }
   #predict-examples { order: 4; }
@@ -191,6 +190,16 @@ def build_predict_tab(context, page=None):
             copied = gr.Markdown(elem_id="copy-note")
             link = gr.Textbox(label="Link to what is on screen", visible=False,
                               elem_id="permalink", interactive=False)
+            # An example sets the fill mode and candidates too (rendered in the settings).
+            mode = gr.Radio(MODES, value="independent", label="How to fill several [MASK]",
+                            elem_id="fill-mode", render=False)
+            candidates = gr.Textbox(label="Candidate words (optional, comma-separated)",
+                                    placeholder="e.g. paris, london, rome", render=False)
+            examples = gr.Examples([list(row[1:]) for row in EXAMPLES],
+                                   inputs=[text, mode, candidates],
+                                   example_labels=[row[0] for row in EXAMPLES],
+                                   label="Examples, one feature each (click one to predict it)",
+                                   elem_id="predict-examples")
         with gr.Column(scale=2, elem_id="predict-settings"):
             preset = gr.Dropdown(preset_choices(), value=predictions.default_preset,
                                  label="Preset", allow_custom_value=True,
@@ -204,14 +213,8 @@ def build_predict_tab(context, page=None):
             download_timer = gr.Timer(1.0, active=False)
             top_k = gr.Number(5, precision=0, label="Top-k per [MASK]",
                               info=f"1 to {Limits.from_env().max_top_k}", elem_id="top-k")
-            mode = gr.Radio(MODES, value="independent", label="How to fill several [MASK]",
-                            elem_id="fill-mode")
-            candidates = gr.Textbox(label="Candidate words (optional, comma-separated)",
-                                    placeholder="e.g. paris, london, rome")
-    examples = gr.Examples([list(row[1:]) for row in EXAMPLES], inputs=[text, mode, candidates],
-                           example_labels=[row[0] for row in EXAMPLES],
-                           label="Examples, one feature each (click one to predict it)",
-                           elem_id="predict-examples")
+            mode.render()
+            candidates.render()
     notice = gr.HTML(elem_id="predict-notice")
     with gr.Column(elem_id="predict-results"):
         mode_note = gr.Markdown()
@@ -293,8 +296,9 @@ def build_predict_tab(context, page=None):
         return shown(text, preset, top_k, mode, candidates, session_id, progress)
 
     def open_page(text, preset, top_k, mode, session_id, request: gr.Request):
-        """The page's first prediction: a permalink's values, else what the page opened
-        with (left as it is: a person may already be typing)."""
+        """The page's first prediction: a permalink's values, else the text the page opened
+        with (left as it is: a person may already be typing) and the default preset of the
+        moment (the embedded one until the configured default is ready)."""
         params = dict(request.query_params) if request is not None else {}
         if not permalinks.names_a_view(params):  # the default preset of the moment
             preset = predictions.default_preset
@@ -343,6 +347,7 @@ def build_predict_tab(context, page=None):
     preset.focus(lambda s: gr.Dropdown(choices=preset_choices(predictions.finetuned_names(s))),
                  [context.session],
                  [preset], api_name="predict_presets", api_visibility="private")
+
     def described(name):
         return model_line(name), gr.Button(visible=offers_switch(name, default))
 

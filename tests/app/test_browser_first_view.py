@@ -147,9 +147,9 @@ def test_phone_width_tabs_results_first_and_readable_heatmap(app_server):
             assert page.get_by_role("tab", name=name).is_visible(), name
         # The answer comes right after the text box, before examples and settings.
         top = {elem_id: page.locator(f"#{elem_id}").bounding_box()["y"]
-               for elem_id in ("predict-input", "predict-results", "predict-examples",
+               for elem_id in ("input-text", "predict-results", "predict-examples",
                                "predict-settings")}
-        assert (top["predict-input"] < top["predict-results"] < top["predict-examples"]
+        assert (top["input-text"] < top["predict-results"] < top["predict-examples"]
                 < top["predict-settings"]), top
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
