@@ -6,6 +6,7 @@ view; Enter in top-k predicts."""
 
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -20,12 +21,13 @@ PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"
            "all_proxy")
 
 
-@pytest.fixture(scope="module")
-def hub_app(tmp_path_factory):
-    """app.py started with HF_ENDPOINT at a loopback Hub and no default named."""
+@contextmanager
+def app_with_hub(folder, cut=None):
+    """app.py started with HF_ENDPOINT at a loopback Hub that serves an HF-layout
+    checkpoint (random weights, the embedded preset's vocabulary) as the official base;
+    no default named. Files are held back (ResolveHub.gate) until the test releases them."""
     from tests.models.model_helpers import make_hf_checkpoint
 
-    folder = tmp_path_factory.mktemp("first_view")
     spm = ASSETS_DIR / EMBEDDED_PRESET / "assets" / "tokenizer" / "vocabulary.spm"
     import sentencepiece
     vocab = sentencepiece.SentencePieceProcessor(model_file=str(spm)).get_piece_size()
@@ -33,8 +35,7 @@ def hub_app(tmp_path_factory):
     ResolveHub.repos = {OFFICIAL_PRESETS[BASE].hf_repo: {
         name: (folder / "base" / name).read_bytes()
         for name in ("config.json", "model.safetensors", "spiece.model")}}
-    # Files held back until the test has seen the download in progress on the page.
-    ResolveHub.requests, ResolveHub.cut, ResolveHub.gate = [], {}, threading.Event()
+    ResolveHub.requests, ResolveHub.cut, ResolveHub.gate = [], cut or {}, threading.Event()
     with serving(ResolveHub) as endpoint:
         env = {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": endpoint, "HF_HOME": str(folder / "hf"),
                "NO_PROXY": "127.0.0.1,localhost", **{name: "" for name in PROXIES}}
@@ -45,6 +46,12 @@ def hub_app(tmp_path_factory):
         finally:
             ResolveHub.gate.set()
             app.stop()
+
+
+@pytest.fixture(scope="module")
+def hub_app(tmp_path_factory):
+    with app_with_hub(tmp_path_factory.mktemp("first_view")) as app:
+        yield app
 
 
 def wait_for_log(app, line, timeout=240):
@@ -97,6 +104,22 @@ def test_reachable_hub_serves_the_base_preset_to_new_visitors(hub_app):
         page.wait_for_function(f"() => document.querySelector('#model-line')"
                                f".innerText.includes('{BASE}')")
         assert page.locator("#preset input").input_value().startswith(BASE + " (")
+
+
+def test_hub_dropping_the_download_keeps_the_embedded_preset(tmp_path):
+    """Every GET of the weights stops halfway and every resume is dropped."""
+    with app_with_hub(tmp_path, cut={"model.safetensors": "dead"}) as app:
+        ResolveHub.gate.set()
+        wait_for_log(app, f"Default preset {BASE} failed")
+        with open_page(app.url) as page:
+            page.wait_for_selector("#filled-text mark")
+            assert "expect rough guesses" in model_line(page)
+            note = page.locator("#default-download")
+            note.get_by_text(f"{BASE} could not be loaded").wait_for()
+            assert f"answers with the embedded {EMBEDDED_PRESET}" in note.inner_text()
+            assert not page.locator("#use-official").is_visible()
+        # Nothing in the cache a later start could take for the weights.
+        assert not list((tmp_path / "hf").rglob("snapshots/*/model.safetensors"))
 
 
 def test_unreachable_hub_serves_the_embedded_preset_and_says_so(app_server):
