@@ -68,6 +68,9 @@ def patch_gradio():
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # JAX tries every accelerator at start and logs "Unable to initialize backend 'tpu':
+    # ... libtpu.so" at INFO where there is none: harmless, but it reads like an error.
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
     from albert_demo import settings
     from albert_demo.spaces.storage import use_space_storage
 
@@ -93,12 +96,14 @@ def main(argv=None):
     from albert_demo.engine.activity import ServingActivity
     from albert_demo.finetune.service import FinetuneService
     from albert_demo.finetune.registry import FinetunedRegistry
+    from albert_demo.presets.default_preset import DefaultPreset
     from albert_demo.services import (AnnotationService, EvaluationService,
                                       ExplanationService, PredictionService)
     from albert_demo.services.fill_mask import FillMaskService
     from albert_demo.ui.context import UIContext
     from albert_demo.ui.fill_mask_route import fill_mask_routes
     from albert_demo.ui.layout import build_demo
+    from albert_demo.ui.predict_tab import PHONE_CSS
 
     mcp = args.mcp or config.mcp_server
     if mcp and importlib.util.find_spec("mcp") is None:
@@ -111,7 +116,9 @@ def main(argv=None):
     cache = ModelCache(activity=activity)
     store = None if problem else AnnotationStore.from_env(data_dir)
     finetuned = None if problem else FinetunedRegistry(data_dir)
-    predictions = PredictionService(cache, finetuned)
+    # The embedded preset serves at once; the default (e.g. the real ALBERT) once loaded.
+    default = DefaultPreset.from_settings(config)
+    predictions = PredictionService(cache, finetuned, default_preset=default)
     annotations = AnnotationService(store, predictions)
     finetune = None if problem else FinetuneService(data_dir, models=cache, store=store,
                                                     serving=activity,
@@ -123,7 +130,9 @@ def main(argv=None):
                         evaluation=EvaluationService(predictions, annotations),
                         data_dir=data_dir, finetune=finetune, campaigns=campaigns,
                         explanations=ExplanationService(predictions))
-    threading.Thread(target=predictions.warm_up, name="warm-up", daemon=True).start()
+    threading.Thread(target=predictions.warm_up, args=(default.fallback,), name="warm-up",
+                     daemon=True).start()
+    default.start(predictions)
     patch_gradio()
     demo = build_demo(context)
     # Queue positions reach waiting browsers once a second, not at every start (Gradio's
@@ -139,7 +148,7 @@ def main(argv=None):
     routes = fill_mask_routes(FillMaskService(predictions), users)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 show_error=True, max_file_size=max_upload_bytes(config, store), auth=users,
-                allowed_paths=[], app_kwargs={"routes": routes},
+                allowed_paths=[], app_kwargs={"routes": routes}, css=PHONE_CSS,
                 # None: Gradio's own GRADIO_MCP_SERVER variable still decides
                 mcp_server=True if mcp else None)
 

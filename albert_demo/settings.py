@@ -114,6 +114,9 @@ class Settings:
     max_download_bytes: int = 2_000_000_000   # the largest official ALBERT is ~0.9 GB
     kaggle_handles: str | None = None         # "any"; "official" when public
     preset_source: str = "hf"                 # "kaggle": official presets from Kaggle
+    # What new visitors get (presets/default_preset.py): unset, albert_base_en_uncased
+    # when the Hub answers the start-up probe, else the embedded preset.
+    default_preset: str | None = None
     cache_bytes: int = 4_000_000_000          # loaded presets, parameters + programs
     # One request.
     max_chars: int = 2000
@@ -171,6 +174,7 @@ class Settings:
             kaggle_handles=_choice(env, "ALBERT_DEMO_KAGGLE_HANDLES", KAGGLE_HANDLES, None),
             preset_source=_choice(env, "ALBERT_DEMO_PRESET_SOURCE", PRESET_SOURCES,
                                   d.preset_source),
+            default_preset=(env.get("ALBERT_DEMO_DEFAULT_PRESET") or "").strip() or None,
             cache_bytes=_number(env, "ALBERT_DEMO_CACHE_BYTES", d.cache_bytes),
             max_chars=_number(env, "ALBERT_DEMO_MAX_CHARS", d.max_chars),
             max_masks=_number(env, "ALBERT_DEMO_MAX_MASKS", d.max_masks),

@@ -201,14 +201,23 @@ def preview(passages, tokenizer, validation_share=0.1, seed=0, sequence_length=1
     train, valid = split_passages(passages, validation_share, seed)
     lengths = {p: len(ids) for p, ids in zip(passages, tokenizer(list(passages)))}
     budget = sequence_length - 2
-    counts = {"passages": len(passages), "tokens": sum(lengths.values()),
+    # Every figure counts each passage as often as it occurs (a repeated line is trained on
+    # as often), so tokens == train_tokens + valid_tokens.
+    masks = round(mask_rate * sum(min(lengths[p], budget) for p in valid))
+    counts = {"passages": len(passages), "tokens": sum(lengths[p] for p in passages),
               "train_passages": len(train), "train_tokens": sum(lengths[p] for p in train),
               "valid_passages": len(valid), "valid_tokens": sum(lengths[p] for p in valid),
-              "truncated_passages": sum(n > budget for n in lengths.values()),
+              "valid_masked_tokens_about": masks,
+              "truncated_passages": sum(lengths[p] > budget for p in passages),
               "sequence_length": sequence_length,
+              "what_these_count": (
+                  "tokens: the model's word pieces (SentencePiece), before passages longer "
+                  f"than sequence_length - 2 = {budget} are cut; valid_masked_tokens_about: "
+                  f"{mask_rate:.0%} of the validation tokens that fit, the pieces the "
+                  "before/after accuracies are scored on; the run draws them at random, "
+                  "so its count differs a little from this estimate."),
               "sample_train_passages": [_shortened(p) for p in train[:samples]],
               "sample_validation_passages": [_shortened(p) for p in valid[:samples]]}
-    masks = round(mask_rate * sum(min(lengths[p], budget) for p in valid))
     if valid and masks < min_validation_masks:
         counts["note"] = (f"The validation split will have about {masks} masked tokens, too "
                           "few for the before/after accuracies to mean much "

@@ -50,7 +50,8 @@ def attention_heatmap(attention, tokens, layer=0, head=0, hide_special=False):
     font = dict(size=_font_px(len(keep)))
     fig.update_yaxes(autorange="reversed", title="from token", automargin=True,
                      tickfont=font)
-    fig.update_xaxes(title="to token", tickangle=-45, automargin=True, tickfont=font)
+    # Upright labels: one cell wide each, they never run into their neighbours at phone width.
+    fig.update_xaxes(title="to token", tickangle=-90, automargin=True, tickfont=font)
     side = max(380, min(900, 24 * len(keep) + 180))
     fig.update_layout(title=f"Layer {layer}, {_head_name(head)}", height=side,
                       margin=dict(l=10, r=10, t=50, b=10))

@@ -35,8 +35,9 @@ def predictions_chart(result, pieces=None):
         return go.Figure()
     titles = []
     for n, mask in enumerate(masks, 1):
-        order = f", filled #{mask['fill_order']}" if "fill_order" in mask else ""
-        titles.append(f"[MASK] {n} (token {mask['index']}{order})")
+        # Token positions are in the JSON; a title names the [MASK] as the text does.
+        order = f" (filled #{mask['fill_order']})" if "fill_order" in mask else ""
+        titles.append(f"[MASK] {n}{order}")
     panels = [PANEL_PX + BAR_PX * len(m["predictions"]) for m in masks]
     plot_px = sum(panels) + GAP_PX * (len(masks) - 1)
     fig = make_subplots(rows=len(masks), cols=1, subplot_titles=titles,

@@ -11,6 +11,8 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
+from albert_demo.masks import MASK
+
 POSITIVE = "#1f62a8"   # blue
 NEGATIVE = "#c4530a"   # orange
 POSITIVE_RGB = (31, 98, 168)
@@ -65,7 +67,9 @@ def salience_html(result):
     for i, (token, value) in enumerate(zip(tokens, values)):
         if token in SPECIAL:
             continue
-        space = " " if token.startswith("\u2581") and spans else ""
+        # A piece starting a word ("▁of") and [MASK] (a control symbol without the "▁")
+        # follow a space; other pieces continue the word before them.
+        space = " " if spans and (token.startswith("\u2581") or token == MASK) else ""
         text = token.lstrip("\u2581") or token
         target = i == result.get("mask_index")
         sign = "toward" if value >= 0 else "away from"

@@ -8,6 +8,7 @@ from albert_demo import settings
 from albert_demo.callers import caller_id
 from albert_demo.engine.errors import InputError, text_or_none, whole_number
 from albert_demo.finetune.registry import PREFIX as FINETUNED_PREFIX
+from albert_demo.presets.default_preset import DefaultPreset
 from albert_demo.presets.registry import EMBEDDED_PRESET
 
 # Every length bucket one request can reach, with and without attention: a visitor's first
@@ -37,14 +38,22 @@ def json_ready(result):
 
 
 class PredictionService:
-    """cache: `ModelCache`; finetuned: a `FinetunedRegistry` (None: fine-tuning is off)."""
+    """cache: `ModelCache`; finetuned: a `FinetunedRegistry` (None: fine-tuning is off);
+    default_preset: a name, or a `DefaultPreset` (the embedded one until its download is
+    ready)."""
 
     def __init__(self, cache, finetuned=None, default_preset=EMBEDDED_PRESET):
         self.cache = cache
         self.finetuned = finetuned
-        self.default_preset = default_preset
+        self.default = (default_preset if isinstance(default_preset, DefaultPreset)
+                        else DefaultPreset(default_preset, fallback=default_preset))
         self.warm = threading.Event()
         self.salience_warm = threading.Event()
+
+    @property
+    def default_preset(self):
+        """The preset a new visitor gets now."""
+        return self.default.current()
 
     def preset_name(self, preset):
         return (text_or_none(preset, "preset") or self.default_preset).strip()

@@ -6,8 +6,9 @@ creates the Space if it does not exist (`create_repo(..., repo_type="space",
 space_sdk="gradio", exist_ok=True)`) and uploads, in one commit over the Hub's HTTP API,
 only what the Space runs: app.py, the albert_demo package, the embedded preset in assets/,
 requirements.txt, README.md (its front matter configures the Space), .gitattributes and
-the docs the README links to. No tests, benchmarks, corpus scripts, local data or virtual
-environment. Files under albert_demo/, assets/ and docs/ that the Space still has from an
+the docs the README links to, and sets the Space's variables (SPACE_VARIABLES: the
+official base preset as the default). No tests, benchmarks, corpus scripts, local data or
+virtual environment. Files under albert_demo/, assets/ and docs/ that the Space still has from an
 earlier deploy but this checkout no longer has are deleted in the same commit.
 
 huggingface_hub decides per file, with the Hub's preupload answer, whether it goes inline
@@ -25,6 +26,9 @@ SPACE_FILES = ["app.py", "requirements.txt", "README.md", ".gitattributes",
 NEVER = ["__pycache__/*", "*/__pycache__/*", "*.pyc", "*.pyo", ".DS_Store", "*/.DS_Store",
          ".git/*", "*/.git/*"]
 OWNED_FOLDERS = ["albert_demo/*", "assets/*", "docs/*"]  # stale files here are removed
+# Set on the Space: visitors get the real ALBERT once it has downloaded (a Space reaches
+# the Hub), the embedded preset until then.
+SPACE_VARIABLES = {"ALBERT_DEMO_DEFAULT_PRESET": "albert_base_en_uncased"}
 
 
 def space_files(root=ROOT):
@@ -66,6 +70,8 @@ def deploy_space(repo_id, private=False, token=None, root=ROOT, endpoint=None):
     # private=None keeps an existing Space's visibility and makes a new one public.
     api.create_repo(repo_id, repo_type="space", space_sdk="gradio", exist_ok=True,
                     private=True if private else None)
+    for key, value in SPACE_VARIABLES.items():  # before the upload: one build, not two
+        api.add_space_variable(repo_id, key, value)
     return api.upload_folder(repo_id=repo_id, repo_type="space", folder_path=str(root),
                              allow_patterns=SPACE_FILES, ignore_patterns=list(NEVER),
                              delete_patterns=OWNED_FOLDERS,

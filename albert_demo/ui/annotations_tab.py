@@ -118,7 +118,8 @@ def build_annotations_tab(context):
             fmt = gr.Radio(list(EXPORT_FORMATS), value="csv", label="Export format "
                            "(hf-dataset: a zip that `datasets.load_dataset` reads)")
             export = gr.Button("Export the rows that match the filters")
-            exported = gr.File(label="Download", interactive=False)
+            # Hidden until an export exists: no empty frame before anything ran.
+            exported = gr.File(label="Download", interactive=False, visible=False)
 
     with gr.Accordion("Evaluate presets on the annotated set", open=True):
         presets = gr.CheckboxGroup(list(all_presets()), value=[predictions.default_preset],
@@ -127,7 +128,8 @@ def build_annotations_tab(context):
         evaluate = gr.Button("Evaluate", elem_id="evaluate")
         scores = gr.Dataframe(headers=SCORE_COLUMNS, interactive=False, wrap=True,
                               label="Scores", elem_id="evaluate-scores")
-        chart = gr.Plot(label="Top-1 / top-5 accuracy", elem_id="accuracy-chart")
+        chart = gr.Plot(label="Top-1 / top-5 accuracy", elem_id="accuracy-chart",
+                        visible=False)
 
     @user_errors
     def run_search(session_id, query, preset, tag, verdict, since, until):
@@ -201,7 +203,7 @@ def build_annotations_tab(context):
         results = context.evaluation.evaluate(session_id, presets, progress=progress)
         rows = [[r["preset"], r["items"], r["skipped"], round(r["top1"], 4),
                  round(r["top5"], 4), summary(r)] for r in results]
-        return rows, accuracy_chart(results)
+        return rows, gr.Plot(accuracy_chart(results), visible=True)
 
     session = context.session
     refresh = dict(fn=run_search, inputs=[session] + filters, outputs=[table, preset, tag])
@@ -220,7 +222,9 @@ def build_annotations_tab(context):
                     api_name="annotations_import").then(
         **refresh, api_name="annotations_after_import", api_visibility="undocumented")
     export.click(run_export, [session, fmt] + filters, [exported],
-                 api_name="annotations_export")
+                 api_name="annotations_export").success(
+        lambda: gr.File(visible=True), None, [exported], queue=False,
+        api_name="annotations_export_shown", api_visibility="private")
     evaluate.click(run_evaluate, [session, presets], [scores, chart], api_name="evaluate")
 
     @user_errors

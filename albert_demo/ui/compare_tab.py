@@ -12,6 +12,19 @@ from albert_demo.ui.figures import plot_value
 from albert_demo.ui.preset_choices import preset_choices
 
 EXAMPLE = "The doctor told me to take the [MASK] twice a day."
+NEEDS_TWO = ("**Compare needs a second model.** This server cannot reach Hugging Face, so "
+             "the official presets cannot be downloaded here. To get one: fine-tune a model "
+             "in the Fine-tune tab (it joins this list), type the path of a local preset "
+             "folder, or run the app where Hugging Face is reachable (it then opens on "
+             "the embedded and the official base preset).")
+
+
+def first_presets(default, finetuned_names=()):
+    """What the tab opens on: the embedded and the official default preset when it can be
+    had, else the embedded and the person's first fine-tuned model, else the embedded."""
+    if default.offers_official and default.wanted != default.fallback:
+        return [default.fallback, default.wanted]
+    return [default.fallback, *list(finetuned_names)[:1]]
 
 
 def build_compare_tab(context):
@@ -27,18 +40,27 @@ def build_compare_tab(context):
                               label="Presets (pick, or type a name, path or hf://...)",
                               elem_id="compare-presets", scale=2)
         top_k = gr.Slider(1, 20, value=5, step=1, label="Top-k", elem_id="compare-top-k")
+    empty = gr.Markdown(NEEDS_TWO, visible=False, elem_id="compare-empty")
     run = gr.Button("Compare", variant="primary", elem_id="compare-run")
     table = gr.HTML(elem_id="compare-table")
+    # Hidden until there is something to show: no empty frames before the first run.
     columns = gr.Plot(label="Predictions per preset", elem_id="compare-columns",
-                      show_label=False)
-    agreement = gr.Plot(label="Agreement", elem_id="compare-agreement", show_label=False)
+                      show_label=False, visible=False)
+    agreement = gr.Plot(label="Agreement", elem_id="compare-agreement", show_label=False,
+                        visible=False)
 
     @user_errors
-    def compared(text, names, k, session_id, progress=gr.Progress()):
+    def _compared(text, names, k, session_id, progress):
         result = explanations.compare(text, names or [], k, session_id=session_id,
                                       progress=progress)
-        return (compare_table_html(result), plot_value(compare_columns(result)),
-                plot_value(divergence_chart(result)))
+        return (compare_table_html(result),
+                gr.Plot(plot_value(compare_columns(result)), visible=True),
+                gr.Plot(plot_value(divergence_chart(result)), visible=True))
+
+    def compared(text, names, k, session_id, progress=gr.Progress()):
+        if len(set(names or [])) < 2:  # the empty state says how to get a second one
+            return "", gr.Plot(visible=False), gr.Plot(visible=False)
+        return _compared(text, names, k, session_id, progress)
 
     # The Fine-tune tab's "Compare with the base model" fills `presets` and runs this.
     to_compare = dict(presets=presets, run=dict(
@@ -50,7 +72,11 @@ def build_compare_tab(context):
                 [table, columns, agreement], concurrency_limit=2,
                 api_name="compare_view_submit", api_visibility="undocumented")
     def choices(session_id):
-        return gr.Dropdown(choices=preset_choices(
-            context.predictions.finetuned_names(session_id)))
+        mine = context.predictions.finetuned_names(session_id)
+        chosen = first_presets(context.predictions.default, mine)
+        return (gr.Dropdown(choices=preset_choices(mine), value=chosen),
+                gr.Markdown(visible=len(chosen) < 2))
 
-    return dict(fn=choices, inputs=[context.session], outputs=[presets]), to_compare
+    presets.change(lambda names: gr.Markdown(visible=len(set(names or [])) < 2), [presets],
+                   [empty], queue=False, api_name="compare_empty", api_visibility="private")
+    return dict(fn=choices, inputs=[context.session], outputs=[presets, empty]), to_compare

@@ -151,7 +151,8 @@ def build_demo(context, title="ALBERT masked-LM demo"):
         # order the others are built in: the last prediction, with its attention maps.
         context.analysis = gr.State(None)
         gr.Markdown(INTRO)
-        with gr.Tabs() as context.tabs:
+        # "wrap": every tab's name stays on screen at phone width, none behind a "•••" menu.
+        with gr.Tabs(overflow_behavior="wrap") as context.tabs:
             with gr.Tab("Predict", id="predict"):
                 after_predict, preset_dropdown = build_predict_tab(context)
             with gr.Tab("Attention", id="attention"):

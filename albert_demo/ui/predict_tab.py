@@ -28,16 +28,23 @@ from albert_demo.presets.registry import all_presets
 from albert_demo.ui import permalinks
 from albert_demo.ui.errors import user_errors
 from albert_demo.ui.figures import plot_value
+from albert_demo.ui.model_line import download_line, model_line, offers_switch
 from albert_demo.ui.preset_choices import official_preset_note, preset_choices
 
 log = logging.getLogger("albert_demo.ui")
 
+# Each example shows one feature: (what it shows, text, fill mode, candidate words). They
+# are not picked for the model to get right: the line under the preset says what to expect.
 EXAMPLES = [
-    "The capital of France is [MASK].",
-    "She poured a cup of [MASK] and sat down to read.",
-    "The [MASK] barked at the [MASK] all night.",
-    "Paris is the [MASK] of [MASK], and Berlin is the [MASK] of Germany.",
-    "I went to the <b>store</b> to buy [MASK].",
+    ("Joint filling: two [MASK] that must agree",
+     "She moved to New [MASK] [MASK] last year.", "joint", ""),
+    ("A word the tokenizer cuts into pieces (see the Attention tab's tokens)",
+     "The archaeologists found an [MASK] buried beside the temple.", "independent", ""),
+    ("Attention to a referent: which noun does [MASK] look at?",
+     "The trophy did not fit in the suitcase because [MASK] was too big.", "independent",
+     ""),
+    ("Candidate scoring: how likely is each word you name?",
+     "The capital of France is [MASK].", "independent", "paris, london, rome"),
 ]
 MODES = [("Independent: each [MASK] guessed on its own", "independent"),
          ("Joint: fill the most confident [MASK] first, re-predict after each fill", "joint")]
@@ -48,6 +55,18 @@ MODE_NOTE = {
 }
 VERDICTS = [("Right", "right"), ("Wrong", "wrong"), ("No verdict", "none")]
 KEYS_HINT = "Enter predicts · Shift+Enter starts a new line"
+# On a phone the columns stack: the text and its buttons, then the answer, then examples
+# and settings (`display: contents` lets their parts be ordered around the results).
+PHONE_CSS = """
+@media (max-width: 640px) {
+  #predict-top, #predict-input { display: contents; }
+  #predict-notice { order: 2; }
+  #predict-results { order: 3; }
+  #predict-examples { order: 4; }
+  #predict-settings { order: 5; }
+  #annotate { order: 6; }
+}
+"""
 # Put "[MASK]" at the cursor of the text box (runs in the browser).
 INSERT_MASK_JS = """(value) => {
   const box = document.querySelector('#input-text textarea');
@@ -161,9 +180,10 @@ def build_predict_tab(context, page=None):
     components made in the same `with` blocks, so layout and thin handlers stay together;
     the work is in the services."""
     predictions, annotations = context.predictions, context.annotations
+    default = predictions.default  # the default preset and its background download
     page = page or Context.root_block
-    with gr.Row():
-        with gr.Column(scale=3):
+    with gr.Row(elem_id="predict-top"):
+        with gr.Column(scale=3, elem_id="predict-input"):
             text = gr.Textbox(label="Text (one or more [MASK])", info=KEYS_HINT, lines=3,
                               value=permalinks.DEFAULT_TEXT, elem_id="input-text",
                               max_lines=12)
@@ -174,18 +194,31 @@ def build_predict_tab(context, page=None):
             copied = gr.Markdown(elem_id="copy-note")
             link = gr.Textbox(label="Link to what is on screen", visible=False,
                               elem_id="permalink", interactive=False)
-            examples = gr.Examples(EXAMPLES, inputs=[text],
-                                   label="Examples (click one to predict it)")
-        with gr.Column(scale=2):
+            # An example sets the fill mode and candidates too (rendered in the settings).
+            mode = gr.Radio(MODES, value="independent", label="How to fill several [MASK]",
+                            elem_id="fill-mode", render=False)
+            candidates = gr.Textbox(label="Candidate words (optional, comma-separated)",
+                                    placeholder="e.g. paris, london, rome", render=False)
+            examples = gr.Examples([list(row[1:]) for row in EXAMPLES],
+                                   inputs=[text, mode, candidates],
+                                   example_labels=[row[0] for row in EXAMPLES],
+                                   label="Examples, one feature each (click one to predict it)",
+                                   elem_id="predict-examples")
+        with gr.Column(scale=2, elem_id="predict-settings"):
             preset = gr.Dropdown(preset_choices(), value=predictions.default_preset,
                                  label="Preset", allow_custom_value=True,
-                                 info=official_preset_note() + " Or type hf://owner/repo.")
+                                 info=official_preset_note() + " Or type hf://owner/repo.",
+                                 elem_id="preset")
+            model_note = gr.Markdown(model_line(predictions.default_preset),
+                                     elem_id="model-line")
+            use_official = gr.Button(f"Use {default.wanted} (the real ALBERT)", size="sm",
+                                     visible=False, elem_id="use-official")
+            download_note = gr.Markdown(elem_id="default-download")
+            download_timer = gr.Timer(1.0, active=False)
             top_k = gr.Number(5, precision=0, label="Top-k per [MASK]",
                               info=f"1 to {Limits.from_settings().max_top_k}", elem_id="top-k")
-            mode = gr.Radio(MODES, value="independent", label="How to fill several [MASK]",
-                            elem_id="fill-mode")
-            candidates = gr.Textbox(label="Candidate words (optional, comma-separated)",
-                                    placeholder="e.g. paris, london, rome")
+            mode.render()
+            candidates.render()
     notice = gr.HTML(elem_id="predict-notice")
     with gr.Column(elem_id="predict-results"):
         mode_note = gr.Markdown()
@@ -265,11 +298,14 @@ def build_predict_tab(context, page=None):
         return shown(text, preset, top_k, mode, candidates, session_id, progress)
 
     def open_page(text, preset, top_k, mode, session_id, request: gr.Request):
-        """The page's first prediction: a permalink's values, else what the page opened
-        with (left as it is: a person may already be typing)."""
+        """The page's first prediction: a permalink's values, else the text the page opened
+        with (left as it is: a person may already be typing) and the default preset of the
+        moment (the embedded one until the configured default is ready)."""
         params = dict(request.query_params) if request is not None else {}
-        if not permalinks.names_a_view(params):
-            return (gr.update(),) * 4 + shown(text, preset, top_k, mode, "", session_id)
+        if not permalinks.names_a_view(params):  # the default preset of the moment
+            preset = predictions.default_preset
+            return ((gr.update(), preset, gr.update(), gr.update())
+                    + shown(text, preset, top_k, mode, "", session_id))
         known = set(all_presets()) | set(predictions.finetuned_names(session_id))
         default = permalinks.View(preset=predictions.default_preset)
         view, message = permalinks.decode(params, known | {default.preset},
@@ -313,18 +349,39 @@ def build_predict_tab(context, page=None):
     preset.focus(lambda s: gr.Dropdown(choices=preset_choices(predictions.finetuned_names(s))),
                  [context.session],
                  [preset], api_name="predict_presets", api_visibility="private")
+
+    def described(name):
+        return model_line(name), gr.Button(visible=offers_switch(name, default))
+
+    def downloading(name):
+        status = default.status()
+        busy = status.state in ("downloading", "compiling")
+        return (download_line(status), gr.Button(visible=offers_switch(name, default)),
+                gr.Timer(active=busy))
+
+    preset.change(described, [preset], [model_note, use_official], queue=False,
+                  api_name="model_line", api_visibility="private")
+    download_events = dict(fn=downloading, inputs=[preset],
+                           outputs=[download_note, use_official, download_timer],
+                           queue=False, api_visibility="private")
+    download_timer.tick(**download_events, api_name="default_download_tick")
     inputs = [text, preset, top_k, mode, candidates, context.session]
     events = [
         predict.click(run, inputs, results, api_name="analyse"),
         text.submit(run, inputs, results, api_name="analyse_submit"),
         examples.load_input_event.then(run, inputs, results, api_name="analyse_example"),
         mode.input(run, inputs, results, api_name="analyse_mode"),
+        top_k.submit(run, inputs, results, api_name="analyse_top_k"),
+        use_official.click(lambda: default.wanted, None, [preset], queue=False,
+                           api_name="use_official", api_visibility="private")
+        .then(run, inputs, results, api_name="analyse_official"),
     ]
     if page is not None:
         events.append(page.load(open_page, [text, preset, top_k, mode, context.session],
                                 [text, preset, top_k, mode] + results,
                                 api_name="open_permalink", api_visibility="private"))
         page.load(None, None, None, js=ENTER_PREDICTS_JS)
+        page.load(**download_events, api_name="default_download")
     for event in events:
         event.then(None, [text, shown_for], None, js=FRESH_JS)
     for control in (text, preset, top_k, candidates, mode):

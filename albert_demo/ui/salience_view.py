@@ -27,6 +27,10 @@ def candidate_choices(found, ordinal):
             for p in found["result"]["masks"][int(ordinal)]["predictions"]]
 
 
+def no_plot():
+    return gr.Plot(value=None, visible=False)
+
+
 def build_salience_view(context, after_predict):
     explanations = context.explanations
     with gr.Column(visible=False, elem_id="salience-view") as shown:
@@ -40,15 +44,16 @@ def build_salience_view(context, after_predict):
         candidate = gr.Radio([], label="Candidate word", elem_id="salience-candidate")
         explain = gr.Button("Explain", elem_id="salience-explain")
         sentence = gr.HTML(elem_id="salience-sentence")
-        bars = gr.Plot(label="Salience", elem_id="salience-bars", show_label=False)
+        bars = gr.Plot(label="Salience", elem_id="salience-bars", show_label=False,
+                       visible=False)  # shown with the first explanation
 
     def refresh(found):
         if not found:
-            return gr.Column(visible=False), gr.Dropdown(), gr.Radio(), "", None
+            return gr.Column(visible=False), gr.Dropdown(), gr.Radio(), "", no_plot()
         candidates = candidate_choices(found, 0)
         return (gr.Column(visible=True), gr.Dropdown(choices=mask_choices(found), value=0),
                 gr.Radio(choices=candidates, value=candidates[0][1] if candidates else None),
-                "", None)
+                "", no_plot())
 
     def pick_mask(found, ordinal):
         candidates = candidate_choices(found, ordinal)
@@ -57,11 +62,11 @@ def build_salience_view(context, after_predict):
     @user_errors
     def run(found, ordinal, token_id, method, session_id, progress=gr.Progress()):
         if not found:
-            return "", None
+            return "", no_plot()
         result = explanations.salience(found["text"], found["preset"], ordinal or 0,
                                        method=method, session_id=session_id,
                                        token_id=token_id, progress=progress)
-        return salience_html(result), plot_value(salience_bars(result))
+        return salience_html(result), gr.Plot(plot_value(salience_bars(result)), visible=True)
 
     for n, event in enumerate(after_predict):
         event.then(refresh, [context.analysis], [shown, mask, candidate, sentence, bars],

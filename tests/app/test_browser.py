@@ -64,6 +64,6 @@ def test_predict_attention_and_annotate_in_a_browser(page):
         "() => document.querySelector('#annotations-table').innerText.includes('dog')")
     page.locator("#evaluate").click()
     page.wait_for_function("() => document.querySelector('#accuracy-chart')"
-                           ".innerText.includes('Accuracy on 1 annotated')")
+                           "?.innerText.includes('Accuracy on 1 annotated')")
     page.screenshot(path=str(SHOTS / "annotations.png"), full_page=True)
     assert os.path.getsize(SHOTS / "predict.png") > 10_000

@@ -8,6 +8,7 @@ import pytest
 from explain_helpers import tiny_masked_lm
 
 TEXT = "the quick brown [MASK] jumped over the [MASK] dog ."
+BUILT = {}  # the page demo_parts built
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,7 @@ def demo_parts(tmp_path_factory):
                         explanations=ExplanationService(predictions))
     demo = build_demo(context)
     fns = {fn.api_name: fn.fn for fn in demo.fns.values() if fn.fn is not None}
+    BUILT["demo"] = demo
     return predictions, fns
 
 
@@ -113,3 +115,33 @@ def test_finetune_tab_opens_compare_with_the_base_model(tmp_path):
     tabs, presets = fns["finetune_compare"]("session-1")
     assert tabs.selected == "compare"
     assert presets.value == ["tiny0", "finetuned/mine"]
+
+
+def test_compare_opens_on_two_presets_or_says_how_to_get_a_second(demo_parts):
+    """Compare's first view: two presets when two can be had, else an empty state, and a
+    run with one preset shows that state instead of errors."""
+    from albert_demo.presets.default_preset import DefaultPreset
+    from albert_demo.ui.compare_tab import NEEDS_TWO, first_presets
+
+    predictions, fns = demo_parts
+    dropdown, empty = fns["compare_choices"]("")
+    assert dropdown.value == ["tiny0"] and empty.visible is True
+    assert "second model" in NEEDS_TWO and "Fine-tune" in NEEDS_TWO
+    table, columns, agreement = fns["compare_view"](TEXT, ["tiny0"], 3, "")
+    assert table == "" and columns.visible is False and agreement.visible is False
+    # Where the Hub answered: the embedded and the official base; else a fine-tuned model.
+    reachable = DefaultPreset("albert_base_en_uncased", fallback="tiny0")
+    assert first_presets(reachable) == ["tiny0", "albert_base_en_uncased"]
+    offline = DefaultPreset("tiny0", fallback="tiny0")
+    assert first_presets(offline, ["finetuned/mine"]) == ["tiny0", "finetuned/mine"]
+
+
+def test_no_empty_plot_frames_before_anything_ran(demo_parts):
+    predictions, fns = demo_parts
+    by_id = {getattr(b, "elem_id", None): b for b in BUILT["demo"].blocks.values()}
+    for elem_id in ("salience-bars", "compare-columns", "compare-agreement"):
+        assert by_id[elem_id].visible is False, elem_id
+    found = predictions.analyse(TEXT, "tiny0", 5)
+    token_id = found["result"]["masks"][0]["predictions"][0]["token_id"]
+    _, bars = fns["salience_view_explain"](found, 0, token_id, "gradient_x_input", "")
+    assert bars.visible is True

@@ -91,6 +91,20 @@ def test_split_is_deterministic_and_preview_counts():
     assert counts["truncated_passages"] == 1
 
 
+def test_preview_counts_repeated_passages_as_often_as_they_occur():
+    """One vocabulary of figures: tokens is the sum of the two splits' tokens even when a
+    line repeats, and the validation's masked tokens are stated and explained."""
+    from albert_demo import AlbertTokenizer
+    tokenizer = AlbertTokenizer.from_preset("albert_tiny_en_uncased")
+    passages = ["The same line again."] * 12 + [f"Passage number {i}." for i in range(8)]
+    counts = preview(passages, tokenizer, 0.1, sequence_length=32)
+    assert counts["tokens"] == counts["train_tokens"] + counts["valid_tokens"]
+    assert counts["tokens"] == sum(len(ids) for ids in tokenizer(passages))
+    assert counts["valid_masked_tokens_about"] == round(0.15 * counts["valid_tokens"])
+    assert "valid_masked_tokens_about" in counts["what_these_count"]
+    assert "at random" in counts["what_these_count"]
+
+
 def zip_bomb(megabytes=20):
     """A real compression bomb: megabytes of zeros in a zip of a few tens of KB."""
     import io

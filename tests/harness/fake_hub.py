@@ -10,6 +10,7 @@ calls (Xet off), for Space and dataset repositories ({kind}: spaces or datasets)
     PUT  /lfs-upload/{sha256}                            the binary itself (sha256 checked)
     POST /api/{kind}/{id}/commit/{rev}                   NDJSON commit: inline files, LFS
                                                          pointers, deletions
+    POST /api/spaces/{id}/variables                      a Space variable (key, value)
 
 FakeHub(token="hf_...") answers 401 to any request without "Authorization: Bearer hf_...".
 
@@ -36,6 +37,7 @@ class FakeHub:
         self.repos = {}           # "space/owner/name" or "dataset/owner/name" -> {path: bytes}
         self.lfs_store = {}       # sha256 -> bytes PUT
         self.commits = []         # parsed NDJSON lines of each commit
+        self.variables = {}       # "owner/name" -> {key: value} of a Space's variables
         self.lock = threading.Lock()
         hub = self
 
@@ -131,6 +133,11 @@ class FakeHub:
                 return 200, {"files": [self._upload_mode(f) for f in json.loads(raw)["files"]]}
             if method == "POST" and action == "commit":
                 return self._commit(repo, f"{kind}/{owner}/{name}", raw)
+            if (method, kind, action) == ("POST", "spaces", "variables"):
+                variables = self.variables.setdefault(f"{owner}/{name}", {})
+                sent = json.loads(raw)
+                variables[sent["key"]] = sent["value"]
+                return 200, {k: {"value": v} for k, v in variables.items()}
         return 404, {"error": f"fake hub has no {method} {path}"}
 
     def _create(self, payload):

@@ -1,13 +1,8 @@
 """The real `hf://` download path (huggingface_hub's `hf_hub_download`) against a fake
-Hub served on 127.0.0.1: HEAD/GET `/{repo}/resolve/{revision}/{filename}` with the headers
-huggingface_hub reads (`X-Repo-Commit`, quoted `ETag`, `Content-Length`; 404s carry
-`X-Error-Code: EntryNotFound` / `RepoNotFound`).
+Hub served on 127.0.0.1 (tests/harness/hub_files.py).
 """
 
 import hashlib
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote
 
 import numpy as np
 import pytest
@@ -15,73 +10,8 @@ import pytest
 from albert_demo import AlbertMaskedLM
 from albert_demo.presets.resolve import PresetError
 from model_helpers import make_hf_checkpoint, random_batch
-
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-
-
-class FakeHub(BaseHTTPRequestHandler):
-    repos = {}  # repo_id -> {filename: bytes}
-    requests = []  # (method, repo, filename, Range header or None)
-    # filename -> "once": the first full GET stops halfway (connection dropped), or
-    # "dead": every full GET stops halfway and every resume is dropped unanswered.
-    cut = {}
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):  # keep pytest output clean
-        pass
-
-    def _route(self):
-        path = unquote(self.path.split("?")[0]).lstrip("/")
-        parts = path.split("/")
-        if len(parts) < 5 or parts[2] != "resolve":
-            return None, None
-        return "/".join(parts[:2]), "/".join(parts[4:])
-
-    def _answer(self, with_body):
-        repo, filename = self._route()
-        wanted_range = self.headers.get("Range")
-        self.requests.append((self.command, repo, filename, wanted_range))
-        files = self.repos.get(repo)
-        if files is None or filename not in files:
-            self.send_response(404)
-            self.send_header("X-Error-Code", "RepoNotFound" if files is None else
-                             "EntryNotFound")
-            self.send_header("X-Error-Message", "not found")
-            if files is not None:
-                self.send_header("X-Repo-Commit", COMMIT)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        body = files[filename]
-        cut = self.cut.get(filename) if with_body else None
-        if cut == "dead" and wanted_range:  # the server went away mid-download
-            self.close_connection = True
-            return
-        start = int(wanted_range.split("=")[1].split("-")[0]) if wanted_range else 0
-        self.send_response(206 if start else 200)
-        self.send_header("X-Repo-Commit", COMMIT)
-        self.send_header("ETag", '"' + hashlib.sha256(body).hexdigest() + '"')
-        if start:
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        self.send_header("Content-Length", str(len(body) - start))
-        self.send_header("Content-Type", "application/octet-stream")
-        self.end_headers()
-        if not with_body:
-            return
-        if cut and not start:  # promise the whole file, send half, drop the connection
-            if cut == "once":
-                del self.cut[filename]
-            self.wfile.write(body[:len(body) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            return
-        self.wfile.write(body[start:])
-
-    def do_HEAD(self):
-        self._answer(False)
-
-    def do_GET(self):
-        self._answer(True)
+from tests.harness.hub_files import ResolveHub as FakeHub
+from tests.harness.hub_files import serving
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +24,6 @@ def hub_checkpoint(tmp_path_factory, spm_path, vocab_size):
 
 @pytest.fixture
 def fake_hub(hub_checkpoint, tmp_path, monkeypatch):
-    import huggingface_hub.constants as constants
     FakeHub.repos = {
         "someone/tiny-albert": {
             name: (hub_checkpoint / name).read_bytes()
@@ -106,10 +35,13 @@ def fake_hub(hub_checkpoint, tmp_path, monkeypatch):
     }
     FakeHub.requests = []
     FakeHub.cut = {}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeHub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    FakeHub.gate = None
+    with serving(FakeHub) as endpoint:
+        yield from _pointed_at(endpoint, tmp_path, monkeypatch)
+
+
+def _pointed_at(endpoint, tmp_path, monkeypatch):
+    import huggingface_hub.constants as constants
     hf_home = tmp_path / "hf_home"
     for key, value in {"HF_ENDPOINT": endpoint, "HF_HOME": str(hf_home),
                        "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_TELEMETRY": "1"}.items():
@@ -130,8 +62,6 @@ def fake_hub(hub_checkpoint, tmp_path, monkeypatch):
     # shape, so a cut mid-file leaves bytes on disk and the retry resumes with a Range.
     monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 16 * 1024)
     yield FakeHub
-    server.shutdown()
-    server.server_close()
 
 
 def test_hf_download_matches_local_folder(fake_hub, hub_checkpoint, tmp_path, vocab_size):

@@ -87,6 +87,10 @@ def test_deploy_space_uploads_this_checkout_binaries_through_lfs(hub, checkout, 
                                      "visibility": "private"}
     assert create[2]["authorization"] == f"Bearer {TOKEN}"
 
+    # The Space serves the official base preset by default.
+    assert hub.variables["someone/albert-demo"] == {
+        "ALBERT_DEMO_DEFAULT_PRESET": "albert_base_en_uncased"}
+
     # 2. exactly the Space's files, in one commit: no tests, benchmarks, scripts, data, venv
     expected = {path for path, _ in space_files(checkout)}
     (commit,) = hub.commits
