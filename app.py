@@ -106,6 +106,12 @@ def main(argv=None):
     from albert_demo.ui.predict_tab import PHONE_CSS
 
     mcp = args.mcp or config.mcp_server
+    if mcp and args.users:
+        # Gradio's MCP endpoint runs tools without its login check: with --users the tools
+        # would answer people the page refuses.
+        raise SystemExit("--mcp cannot be combined with --users: Gradio's MCP server does "
+                         "not check logins. Serve the read-only MCP tools from a server "
+                         "without --users.")
     if mcp and importlib.util.find_spec("mcp") is None:
         raise SystemExit("--mcp needs the mcp package: pip install 'mcp>=1.21,<2' "
                          "(Gradio's MCP server fails to start with mcp 2).")

@@ -202,7 +202,11 @@ class FinetuneJob:
                      if not self.resume_from else
                      f"Loading the checkpoint at step {self.step_offset}…",
                      data_parallel=distribution is not None)
-            masked_lm = AlbertMaskedLM.from_preset(str(self.resume_from or self._base_preset()))
+            # A checkpoint or a fine-tuned base lives in the data folder, which a request's
+            # path may not name; this folder was chosen by the server, so it is allowed.
+            folder = str(self.resume_from or self._base_preset())
+            masked_lm = AlbertMaskedLM.from_preset(
+                folder, allowed_dirs=[Path(folder).resolve()] if os.path.isdir(folder) else None)
             if s.sequence_length > masked_lm.backbone.max_sequence_length:
                 raise FinetuneDataError(
                     f"Sequence length {s.sequence_length} is above this model's maximum of "

@@ -31,8 +31,13 @@ from albert_demo.finetune.settings import FinetuneSettings
 
 @functools.lru_cache(maxsize=8)
 def _tokenizer(preset_folder):
+    """The base's tokenizer; the folder was chosen by the server (it may be a fine-tuned
+    model in the data folder, which a request's own path may not name)."""
+    from pathlib import Path
+
     from albert_demo import AlbertTokenizer
-    return AlbertTokenizer.from_preset(preset_folder)
+    return AlbertTokenizer.from_preset(preset_folder,
+                                       allowed_dirs=[Path(preset_folder).resolve()])
 
 
 class FinetuneService:

@@ -38,10 +38,21 @@ def known_names():
     return sorted(all_presets())
 
 
+def _private_data(real, config):
+    """Inside the data folder but not its `models/`: people's fine-tuned models, runs,
+    exports. A path there would reach another session's model around the registry's
+    owner check, so it is no preset, whatever the allow-list says."""
+    data = config.data_dir.resolve()
+    return (real == data or data in real.parents) and not (
+        real == data / "models" or (data / "models") in real.parents)
+
+
 def check_local_path(path, allowed_dirs=None):
-    """Resolve symlinks and refuse folders outside the allow-list (if one is set)."""
-    allowed = allowed_dirs if allowed_dirs is not None else \
-        settings.current().local_preset_dirs
+    """Resolve symlinks and refuse folders outside the allow-list (if one is set). With
+    no allow-list given (a request's preset), the data folder's private parts are refused
+    too; callers that pass `allowed_dirs` (the fine-tuned registry) decide themselves."""
+    config = settings.current()
+    allowed = allowed_dirs if allowed_dirs is not None else config.local_preset_dirs
     try:
         real = Path(path).expanduser().resolve()
         is_dir = real.is_dir()
@@ -49,7 +60,8 @@ def check_local_path(path, allowed_dirs=None):
         raise PresetError(f"Preset path {str(path)[:200]!r} cannot be used "
                           f"({type(error).__name__}: {getattr(error, 'strerror', None) or error})."
                           ) from None
-    if allowed is not None and not any(real == d or d in real.parents for d in allowed):
+    if (allowed is not None and not any(real == d or d in real.parents for d in allowed)) or (
+            allowed_dirs is None and _private_data(real, config)):
         raise PresetError(f"Preset path {str(path)!r} is outside the allowed folders; "
                           "local paths are limited on this server.")
     if not is_dir:

@@ -22,6 +22,10 @@ from albert_demo.masks import MASK, fill_masks
 # another, so a request costs at most this many predictions.
 MAX_INPUTS = 16
 DEFAULT_TOP_K = 5  # the Hub's and transformers' default
+# Each candidate repeats its whole sentence (the Hub's shape), so a small request could ask
+# for a reply of tens of MB (16 texts x 20 masks x top_k 50 x 2,000 characters); bounded
+# before any work, like every other request.
+MAX_REPLY_CHARS = 4_000_000  # one text at every bound (20 masks x 50 x 2,000) fits
 PARAMETERS = ("top_k", "targets")
 EXAMPLE_BODY = '{"inputs": "The sky is [MASK].", "parameters": {"top_k": 5}}'
 
@@ -63,6 +67,24 @@ def _parameters(payload):
     return (DEFAULT_TOP_K if top_k is None else top_k), targets
 
 
+def _check_reply_size(texts, top_k, targets):
+    """Refuse a request whose reply would exceed MAX_REPLY_CHARS (estimated from the texts,
+    their masks and top_k); a top_k that is not a number is left to the usual message."""
+    try:
+        per_mask = whole_number(top_k, "top_k")
+    except InputError:
+        return
+    if targets is not None:
+        per_mask = min(per_mask, len(targets))
+    size = sum(text.upper().count(MASK) * max(per_mask, 1) * (len(text) + 80)
+               for text in texts)
+    if size > MAX_REPLY_CHARS:
+        raise InputError(f"This request would return about {size / 1e6:.0f} MB (every "
+                         f"candidate repeats its sentence); at most "
+                         f"{MAX_REPLY_CHARS / 1e6:.0f} MB are sent. Ask for fewer masks, a "
+                         "smaller top_k or fewer texts per request.")
+
+
 class FillMaskService:
     """predictions: the app's `PredictionService` (presets, fine-tuned models, batcher)."""
 
@@ -74,6 +96,7 @@ class FillMaskService:
         `InputError` (or another `UserError`) for anything the caller can fix."""
         texts, one_text = _texts(payload)
         top_k, targets = _parameters(payload)
+        _check_reply_size(texts, top_k, targets)
         replies = [self._one(text, preset, top_k, targets, session_id) for text in texts]
         return replies[0] if one_text else replies
 

@@ -9,7 +9,7 @@ from albert_demo.callers import caller_id
 from albert_demo.engine.errors import InputError, text_or_none, whole_number
 from albert_demo.finetune.registry import PREFIX as FINETUNED_PREFIX
 from albert_demo.presets.default_preset import DefaultPreset
-from albert_demo.presets.registry import EMBEDDED_PRESET
+from albert_demo.presets.registry import EMBEDDED_PRESET, OFFICIAL_PRESETS
 
 # Every length bucket one request can reach, with and without attention: a visitor's first
 # 512-token request would otherwise compile on the spot (~0.6 s of both cores here, plus
@@ -88,14 +88,21 @@ class PredictionService:
             self.salience_warm.set()
 
     def engine_stats(self):
-        """Compilations so far (forward programs; salience separately), per preset."""
+        """Compilations so far (forward programs; salience separately), per preset. Anyone
+        may call it, so only the presets known by name are named: a fine-tuned model or a
+        local folder is "other model N" (its name, its owner's folder and the server's
+        paths are nobody else's business)."""
         loaded = self.cache.loaded()
-        models = {name: self.cache.get(name) for name in loaded}
+        known = set(OFFICIAL_PRESETS) | {EMBEDDED_PRESET}
+        others = iter(range(1, len(loaded) + 1))
+        shown = {name: name if name in known else f"other model {next(others)}"
+                 for name in loaded}
+        models = {shown[name]: self.cache.get(name) for name in loaded}
         traces = {name: m.compiled.trace_count for name, m in models.items()}
         salience = {name: m.compiled_salience.trace_count for name, m in models.items()}
         return {"traces": sum(traces.values()), "traces_per_preset": traces,
                 "salience_traces": sum(salience.values()),
-                "salience_traces_per_preset": salience, "loaded": loaded,
+                "salience_traces_per_preset": salience, "loaded": list(models),
                 "warm": self.warm.is_set(), "salience_warm": self.salience_warm.is_set(),
                 "serving_dtype": settings.current().serving_dtype}
 

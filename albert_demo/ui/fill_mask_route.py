@@ -64,6 +64,9 @@ def parse_json(body):
     except (UnicodeDecodeError, ValueError):
         raise _Refused(400, 'The body must be JSON, e.g. {"inputs": "The sky is [MASK]."}.'
                        ) from None
+    except RecursionError:  # thousands of nested brackets: no request of ours looks so
+        raise _Refused(400, "The body's JSON is nested too deeply: send {\"inputs\": ..., "
+                       "\"parameters\": {...}}.") from None
 
 
 def basic_auth_checker(users):

@@ -159,3 +159,62 @@ def test_mcp_is_opt_in():
     assert [Settings.from_env(env).mcp_server for env in (
         {}, {"ALBERT_DEMO_MCP": "1"}, {"ALBERT_DEMO_MCP": "true"}, {"ALBERT_DEMO_MCP": "0"})] \
         == [False, True, True, False]
+
+
+def test_json_nested_thousands_deep_is_a_400_not_a_500(http):
+    """The hostile pass sent 100,000 nested brackets: json.loads raised RecursionError,
+    which the route answered with a 500."""
+    deep = b'{"inputs":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = http.post(f"/models/{TINY}", content=deep)
+    assert response.status_code == 400, response.text
+    assert "nested too deeply" in response.json()["error"]
+
+
+def test_a_reply_of_tens_of_megabytes_is_refused_before_any_work(services, fill_mask):
+    """16 texts x 20 masks x top_k 50 x ~2,000 characters made a 33 MB reply from a 32 KB
+    request; the estimate refuses it before a prediction runs, while one text at every
+    bound still gets its answer."""
+    from albert_demo.services.fill_mask import MAX_REPLY_CHARS
+    text = ("word " * 17 + "[MASK] ") * 20
+    before = services.predictions.engine_stats()["traces"]
+    with pytest.raises(InputError, match="would return about .* MB"):
+        fill_mask.answer(TINY, {"inputs": [text] * MAX_INPUTS, "parameters": {"top_k": 50}})
+    assert services.predictions.engine_stats()["traces"] == before
+    one = fill_mask.answer(TINY, {"inputs": text, "parameters": {"top_k": 50}})
+    assert len(one) == 20 and all(len(mask) == 50 for mask in one)
+    assert len(str(one)) < MAX_REPLY_CHARS
+
+
+def test_mcp_is_refused_with_logins():
+    """Gradio's MCP endpoint runs tools without the login check, so --users and --mcp
+    together would open the tools to anyone: the server does not start."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[2]
+    users = Path(repo / "tests" / "app")  # any existing path: refused before it is read
+    done = subprocess.run([sys.executable, str(repo / "app.py"), "--mcp", "--users",
+                           str(users / "conftest.py"), "--port", "1"],
+                          capture_output=True, text=True, timeout=120, cwd=repo)
+    assert done.returncode != 0
+    assert "--mcp cannot be combined with --users" in done.stderr
+
+
+def test_engine_stats_names_only_the_presets_known_by_name(services):
+    """/engine_stats answers anyone: it used to list other sessions' fine-tuned models
+    (with their owner's hashed folder) and absolute paths of local presets."""
+    predictions = services.predictions
+    predictor = predictions.model(TINY)
+    private = ["finetuned/aea2266d2b31a159acbec858/secretmodel", "/srv/team/preset"]
+    for key in private:
+        predictions.cache.put(key, predictor)
+    try:
+        stats = predictions.engine_stats()
+    finally:
+        for key in private:
+            predictions.cache.drop(key)
+    assert TINY in stats["loaded"]
+    assert {"other model 1", "other model 2"} <= set(stats["loaded"])
+    shown = str(stats)
+    assert "secretmodel" not in shown and "aea2266d" not in shown and "/srv" not in shown
+    assert set(stats["traces_per_preset"]) == set(stats["loaded"])

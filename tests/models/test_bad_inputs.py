@@ -180,6 +180,26 @@ def test_paths_outside_allowed_dirs_are_refused(good_preset, tmp_path, monkeypat
     assert "albert_tiny_en_uncased" in AlbertMaskedLM.presets
 
 
+def test_the_data_folders_private_parts_are_no_preset(good_preset, tmp_path, monkeypatch):
+    """A loopback server allows local folders anywhere, but a path into the data folder
+    reached another session's fine-tuned model around the registry's owner check (the
+    hostile pass: /models/<abs path of data/finetuned/<hash>/<name>> answered 200). Only
+    `$DATA/models` is a preset there; the server's own loads pass `allowed_dirs`."""
+    data = tmp_path / "data"
+    theirs = data / "finetuned" / "aea2266d" / "secret"
+    shared = data / "models" / "team"
+    for folder in (theirs, shared):
+        shutil.copytree(good_preset, folder)
+    monkeypatch.setenv("ALBERT_DEMO_DATA_DIR", str(data))
+    for path in (theirs, data / "finetuned" / ".." / "finetuned" / "aea2266d" / "secret"):
+        with pytest.raises(PresetError, match="outside the allowed folders"):
+            AlbertMaskedLM.from_preset(str(path))
+    assert AlbertMaskedLM.from_preset(str(shared)).backbone.hidden_dim == 32
+    assert AlbertMaskedLM.from_preset(str(good_preset)).backbone.hidden_dim == 32
+    trusted = AlbertMaskedLM.from_preset(str(theirs), allowed_dirs=[theirs.resolve()])
+    assert trusted.backbone.hidden_dim == 32
+
+
 @pytest.mark.parametrize("handle", ["x" * 10_000, "a/" * 600, "\x00preset", "name\ud800",
                                     "x" * 300 + "/", "./" + "y" * 300, "/tmp/\x00/a"])
 def test_odd_preset_names_get_a_preset_error(handle):
