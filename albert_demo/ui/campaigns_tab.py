@@ -15,6 +15,7 @@ import gradio as gr
 import gradio.oauth
 
 from albert_demo import settings
+from albert_demo.campaigns import masking
 from albert_demo.campaigns.sources import MAX_MASKS
 from albert_demo.plots import accuracy_chart
 from albert_demo.plots.campaigns import agreement_chart, annotator_chart, progress_chart
@@ -27,8 +28,7 @@ from albert_demo.ui.downloads import handout
 from albert_demo.ui.errors import user_errors
 
 log = logging.getLogger("albert_demo.ui")
-STRATEGIES = {"none (sentences have [MASK])": "", "random words": "random",
-              "words from a list": "words", "words the model is least sure about": "least_sure"}
+STRATEGIES = {label: key for key, label in masking.LABELS.items()}  # the dropdown's words
 REVIEW_COLUMNS = ["item", "text", "answers", "votes per word", "gold so far", "agreement"]
 KEY_HINTS = ("Keys: **1–9** toggle candidates (the last one of each mask: none of these "
              "fit) · **Enter** submits · **S** skips · **U** undoes your last answer "
@@ -153,10 +153,10 @@ def _create_layout():
             overlap = gr.Slider(1, 20, value=3, step=1, label="Judgments per item")
             lease = gr.Slider(1, 120, value=10, step=1, label="Lease (minutes)")
         with gr.Row():
-            strategy = gr.Dropdown(list(STRATEGIES), value=list(STRATEGIES)[0],
+            strategy = gr.Dropdown(list(STRATEGIES), value=masking.LABELS[masking.DEFAULT],
                                    label="Masks for sentences without [MASK]")
             per_sentence = gr.Slider(1, MAX_MASKS, value=1, step=1, label="Masks per sentence")
-            mask_words = gr.Textbox(label="Words to mask (for 'words from a list')")
+            mask_words = gr.Textbox(label=f"Words to mask (for '{masking.LABELS['words']}')")
         instructions = gr.Textbox(label="Guidelines for annotators", lines=3)
         create = gr.Button("Create campaign", variant="primary", elem_id="campaign-create")
         created = gr.Markdown()
@@ -337,11 +337,11 @@ def _wire_create(service, session, pick, f, annotations):
             rows = annotations.rows(session_id)
             if not rows:
                 raise gr.Error("You have no annotations yet to build a campaign from.")
-        masking = {"strategy": STRATEGIES.get(strategy, ""), "per_sentence": per_sentence,
-                   "words": mask_words}
+        settings = {"strategy": STRATEGIES.get(strategy, strategy),
+                    "per_sentence": per_sentence, "words": mask_words}
         made = service.create(annotator, name, source=source, annotations=rows,
                               presets=presets, top_k=top_k, overlap=overlap,
-                              guidelines=instructions, masking=masking,
+                              guidelines=instructions, masking=settings,
                               lease_seconds=int(lease) * 60)
         return (gr.Dropdown(choices=campaign_choices(service, annotator), value=made["id"]),
                 f"Created campaign #{made['id']} with {made['items']} items.")
