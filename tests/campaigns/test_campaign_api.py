@@ -138,6 +138,11 @@ def test_plain_sentences_with_the_default_settings(app_url):
     assert campaign["source"]["masking"]["strategy"] == "least_sure"
     item = owner.predict(campaign["id"], api_name="/campaign_next")
     assert item["text"].count("[MASK]") == 1 and "reference" not in item
+    source = plain.splitlines()[0 if item["text"].startswith("He") else 1]
+    shown = [w.strip(".") for w in item["text"].split()]
+    [original] = [w.strip(".").lower() for w in source.split() if w.strip(".") not in shown]
+    assert original in item["masks"][0]["options"]  # the masked-out word is on offer
+    assert item["masks"][0]["columns"] == []  # no rank that would single it out
     with pytest.raises(AppError, match="words the model is least sure about") as refused:
         owner.predict("Unmasked", plain, "txt", [EMBEDDED_PRESET], 5, 3, "", "none",
                       api_name="/campaign_create")
