@@ -33,8 +33,10 @@ STRATEGIES = {label: key for key, label in masking.LABELS.items()}  # the dropdo
 REVIEW_COLUMNS = ["item", "text", "answers", "votes per word", "gold so far", "agreement"]
 NO_CAMPAIGN_OWNER = ("**No campaign yet**: create one from a file of sentences (one a line; "
                      "no [MASK] needed) under *Create a campaign* below.")
-NO_CAMPAIGN_ANNOTATOR = ("**No campaign yet**: create one from a file of sentences in the "
-                         "*Manage* view, or wait for an owner to create one.")
+NO_CAMPAIGN_CREATOR = ("**No campaign yet**: create one from a file of sentences in the "
+                       "*Manage* view.")
+NO_CAMPAIGN_ANNOTATOR = ("**No campaign yet**: an owner creates one from a file of "
+                         "sentences; press ↻ Refresh list to see it.")
 PICK_ONE = "Pick a campaign above to start."
 EVALUATING = ("⏳ Evaluating on the gold: each preset predicts every settled mask "
               "(about 8 s a preset on a CPU)…")
@@ -98,7 +100,7 @@ def build_campaigns_tab(context):
     pick = _picker_layout()
     with gr.Tabs(elem_id="campaign-views"):
         with gr.Tab("Annotate", id="annotate", elem_id="campaign-annotate-view"):
-            annotate_empty = gr.Markdown(NO_CAMPAIGN_ANNOTATOR, elem_id="campaign-annotate-empty")
+            annotate_empty = gr.Markdown(PICK_ONE, elem_id="campaign-annotate-empty")
             queue = _queue_layout()
         with gr.Tab("Manage", id="manage", elem_id="campaign-manage-view",
                     visible=False) as manage:
@@ -279,14 +281,15 @@ def _waiting(q, summary):
 PRIVATE = dict(api_visibility="private")  # the page's own events: not in the API page
 
 
-def _empty_states(views, any_campaign, picked):
+def _empty_states(views, any_campaign, picked, may_create=True):
     """{component: update} for each view's empty state: no campaign at all, none picked
     yet, or hidden once one is picked."""
     if picked:
         hidden = gr.Markdown(visible=False)
         return {views.annotate_empty: hidden, views.manage_empty: hidden}
     if not any_campaign:
-        return {views.annotate_empty: gr.Markdown(NO_CAMPAIGN_ANNOTATOR, visible=True),
+        annotate = NO_CAMPAIGN_CREATOR if may_create else NO_CAMPAIGN_ANNOTATOR
+        return {views.annotate_empty: gr.Markdown(annotate, visible=True),
                 views.manage_empty: gr.Markdown(NO_CAMPAIGN_OWNER, visible=True)}
     return {views.annotate_empty: gr.Markdown(PICK_ONE, visible=True),
             views.manage_empty: gr.Markdown(
@@ -308,7 +311,8 @@ def _wire_queue(service, session, pick, q, views):
         if not campaign_id:
             return {**_cleared(q), current: None, start: gr.Button(visible=False),
                     q.sentence: "", q.progress: "",
-                    **_empty_states(views, bool(service.list(annotator)), False)}
+                    **_empty_states(views, bool(service.list(annotator)), False,
+                                    annotator.may_create)}
         return {**_waiting(q, service.get(annotator, campaign_id)),
                 **_empty_states(views, True, True)}
 
@@ -354,7 +358,7 @@ def _wire_queue(service, session, pick, q, views):
         badge = f"You: **{annotator.name}**" + (
             "" if annotator.verified else " (not logged in: unverified)")
         listed = campaign_choices(service, annotator)
-        empty = _empty_states(views, bool(listed), bool(campaign_id))
+        empty = _empty_states(views, bool(listed), bool(campaign_id), annotator.may_create)
         return (gr.Dropdown(choices=listed), badge, gr.Tab(visible=annotator.may_create),
                 empty[views.annotate_empty], empty[views.manage_empty])
 
