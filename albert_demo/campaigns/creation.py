@@ -28,8 +28,9 @@ class CampaignCreation(CampaignRecords):
                lease_seconds: int | None = None, seed: int | None = None) -> dict:
         """A campaign from a file (.txt/.csv/.jsonl/datasets folder; path or bytes with
         ``fmt``) or from annotation rows. Sentences without [MASK] get masks from
-        ``masking = {"strategy": "random"|"words"|"least_sure", "per_sentence": 1,
-        "words": [...]}``. Returns the campaign summary."""
+        ``masking = {"strategy": "least_sure"|"random"|"words"|"none", "per_sentence": 1,
+        "words": [...]}`` (strategy: an id or the page's label; default: least_sure, one
+        per sentence). Returns the campaign summary."""
         policies.require_creator(annotator)
         name = checks.text(name, "Campaign name", 200, required=True)
         if isinstance(presets, str):
@@ -70,14 +71,18 @@ class CampaignCreation(CampaignRecords):
         bare = [n for n, r in enumerate(records) if MASK not in r["text"]]
         if not bare:
             return records, None
-        if not settings or not settings.get("strategy"):
-            raise CampaignError(f"Sentence {bare[0] + 1} has no {MASK}: add one, or choose "
-                                "a mask strategy (random, words, least_sure).")
-        per = whole_number(settings.get("per_sentence", 1), "Masks per sentence")
+        settings = settings or {}
+        strategy = masking.strategy_id(settings.get("strategy"))
+        if strategy == masking.NONE:
+            raise CampaignError(
+                f"Sentence {bare[0] + 1} has no {MASK}: add one, or choose how to mask it "
+                f"under 'Masks for sentences without {MASK}' ("
+                + ", ".join(f"'{masking.LABELS[s]}'" for s in masking.STRATEGIES) + ").")
+        per = whole_number(settings.get("per_sentence") or 1, "Masks per sentence")
         word_list = settings.get("words") or []
         if isinstance(word_list, str):
             word_list = re.split(r"[,\s]+", word_list)
-        made = masking.make_masks([records[n]["text"] for n in bare], settings["strategy"],
+        made = masking.make_masks([records[n]["text"] for n in bare], strategy,
                                   per, word_list, predictor, seed or 0)
         out, dropped = list(records), set()
         for n, result in zip(bare, made):
@@ -88,7 +93,7 @@ class CampaignCreation(CampaignRecords):
         out = [r for n, r in enumerate(out) if n not in dropped]
         if not out:
             raise CampaignError("The mask strategy found no word to mask in any sentence.")
-        return out, {"strategy": settings["strategy"], "per_sentence": per,
+        return out, {"strategy": strategy, "per_sentence": per,
                      "sentences_without_a_maskable_word": len(dropped)}
 
     @staticmethod

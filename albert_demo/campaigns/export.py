@@ -44,6 +44,11 @@ the masked language model's top-{top_k} candidates fit each `[MASK]` (presets:
 {presets}; {blind}), typed the right word when none did, or skipped/flagged the item. Each
 item was wanted {overlap} times.
 
+Where the source sentence had a word at a `[MASK]` (the word masked out, or a gold word
+given with the sentence), that original word was shown among the candidates, shuffled in
+with the model's words and unmarked, so annotators could not tell it apart; the
+`original_candidate` field says which candidate it was ({originals} of {n_masks} masks).
+
 ## Agreement
 
 | figure | value |
@@ -75,7 +80,9 @@ otherwise null (`unsettled`).
 
 - `{gold_file}` (config `gold`): `item_id`, `text` (with `[MASK]`), `gold` (per mask),
   `gold_source` (`adjudicated` / `owner` / `majority` / `unsettled`), `reference` (the original word where
-  the source had one), `judged`, `skipped`, `flagged`, `predictions` (per preset, top-k per mask).
+  the source had one), `original_candidate` (per mask: which candidate shown was that
+  original word, or null), `judged`, `skipped`, `flagged`, `predictions` (per preset, top-k
+  per mask).
 - `{judgments_file}` (config `judgments`): every raw answer: `item_id`, `annotator`
   (pseudonym), `verified` (logged in), `kind` (judged / skipped / flagged), `answers`
   (per mask `accepted` candidates and `typed` word), `note`, `created_at`.
@@ -118,7 +125,9 @@ def card(campaign, items, figures) -> str:
         percent=_pct(figures["percent_agreement"]),
         alpha=_alpha(figures["krippendorff_alpha"]), gold_masks=figures["gold_masks"],
         unsettled=figures["unsettled_masks"],
-        accuracy=accuracy, annotators=annotators or "| (none yet) | | | |")
+        accuracy=accuracy, annotators=annotators or "| (none yet) | | | |",
+        originals=sum(agree.norm(w) is not None for item in items for w in item["reference"]),
+        n_masks=sum(len(item["reference"]) for item in items))
 
 
 def _pseudonyms(items) -> dict:
@@ -140,7 +149,9 @@ def rows(campaign, items) -> tuple[list[dict], list[dict]]:
         gold_rows.append({
             "item_id": item["id"], "text": item["text"],
             "gold": [w for w, _ in settled], "gold_source": [s for _, s in settled],
-            "reference": item["reference"], "judged": kinds.count("judged"),
+            "reference": item["reference"],
+            "original_candidate": [agree.norm(w) for w in item["reference"]],
+            "judged": kinds.count("judged"),
             "skipped": kinds.count("skipped"), "flagged": kinds.count("flagged"),
             "predictions": [{"preset": p, "top_k": item["predictions_words"][p]}
                             for p in campaign["presets"]]})

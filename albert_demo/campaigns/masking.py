@@ -13,6 +13,25 @@ from albert_demo.campaigns.errors import CampaignError
 from albert_demo.masks import MASK
 
 STRATEGIES = ("random", "words", "least_sure")
+DEFAULT = "least_sure"  # plain sentences work with the defaults: one per sentence
+NONE = "none"  # every sentence brings its own [MASK]
+# What the page's dropdown shows for each strategy; messages use these words, not the ids.
+LABELS = {DEFAULT: "words the model is least sure about", "random": "random words",
+          "words": "words from a list", NONE: "none (sentences have [MASK])"}
+
+
+def strategy_id(value) -> str:
+    """The strategy for an id or a page label; empty means the default."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return DEFAULT
+    by_label = {label: key for key, label in LABELS.items()}
+    value = str(value).strip()
+    if value in LABELS:
+        return value
+    if value in by_label:
+        return by_label[value]
+    raise CampaignError(f"Unknown mask strategy {value!r}: choose one of "
+                        + "; ".join(f"'{label}'" for label in LABELS.values()) + ".")
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 MAX_CANDIDATES = 40  # words scored per sentence by "least_sure"
 
@@ -44,9 +63,10 @@ def make_masks(texts: list[str], strategy: str, per_sentence: int = 1, word_list
 
     Words the model's tokenizer splits into several pieces are never masked (one [MASK]
     predicts one piece)."""
+    strategy = strategy_id(strategy)
     if strategy not in STRATEGIES:
-        raise CampaignError(f"Unknown mask strategy {strategy!r}: use one of "
-                            f"{', '.join(STRATEGIES)}.")
+        raise CampaignError(f"Masks for sentences without {MASK}: choose one of "
+                            + "; ".join(f"'{LABELS[s]}'" for s in STRATEGIES) + ".")
     if not 1 <= per_sentence <= 5:
         raise CampaignError("Masks per sentence must be between 1 and 5.")
     fits = _single_piece(predictor)
@@ -55,11 +75,11 @@ def make_masks(texts: list[str], strategy: str, per_sentence: int = 1, word_list
     if strategy == "words":
         wanted = {w.strip().lower() for w in word_list if w.strip()}
         if not wanted:
-            raise CampaignError("The 'words' strategy needs a list of words to mask.")
+            raise CampaignError(f"'{LABELS['words']}' needs a list of words to mask.")
         candidates = [[m for m in c if m.group().lower() in wanted] for c in candidates]
     if strategy == "least_sure":
         if predictor is None:
-            raise CampaignError("The 'least_sure' strategy needs a model preset.")
+            raise CampaignError(f"'{LABELS['least_sure']}' needs a model preset.")
         chosen = [_least_sure(t, c[:MAX_CANDIDATES], per_sentence, predictor)
                   for t, c in zip(texts, candidates)]
     else:

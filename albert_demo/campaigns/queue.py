@@ -35,9 +35,12 @@ class CampaignQueue(CampaignRecords):
         columns = self._columns(campaign, item)
         labels = "AB" if len(columns) == 2 else [""]
         options = self._options(campaign, item)
+        # Where the original word is on offer, no column ranks are shown: a word no
+        # preset ranked would give it away (blind: nothing marks the original).
         masks = [{"mask": m, "options": options[m],
-                  "columns": [{"label": label, "words": [
-                      agree.norm(p["token"]) for p in item["predictions"][preset][m]]}
+                  "columns": [] if self._original(item, m) is not None else [
+                      {"label": label, "words": [
+                          agree.norm(p["token"]) for p in item["predictions"][preset][m]]}
                       for label, preset in zip(labels, columns)]}
                  for m in range(len(options))]
         return {"campaign_id": campaign["id"], "item_id": item["id"], "text": item["text"],

@@ -11,6 +11,7 @@ annotation writes queue on the one lock), a full disk said in one message.
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 from sqlalchemy import func, select
 
@@ -98,11 +99,27 @@ class CampaignRecords:
         return presets[::-1] if item["swap"] else presets
 
     def _options(self, campaign, item) -> list[list[str]]:
-        """Per mask: the candidate words shown, in display order, without repeats."""
+        """Per mask: the candidate words shown, in display order, without repeats. Where
+        the source had a word at the mask (`original`), it is among them and the whole
+        list is shuffled, the same way every time for that item, so its place says
+        nothing about where it came from."""
         columns = [item["predictions"][p] for p in self._columns(campaign, item)]
-        return [list(dict.fromkeys(agree.norm(p["token"]) for col in columns
-                                   for p in col[mask] if agree.norm(p["token"])))
-                for mask in range(item["text"].count(MASK))]
+        out = []
+        for mask in range(item["text"].count(MASK)):
+            words = list(dict.fromkeys(agree.norm(p["token"]) for col in columns
+                                       for p in col[mask] if agree.norm(p["token"])))
+            original = self._original(item, mask)
+            if original is not None:
+                words = list(dict.fromkeys(words + [original]))
+                random.Random(f"campaign item {item['id']} mask {mask}").shuffle(words)
+            out.append(words)
+        return out
+
+    @staticmethod
+    def _original(item, mask):
+        """The source's word at this mask (normalised), offered among the candidates."""
+        reference = item.get("reference") or []
+        return agree.norm(reference[mask]) if mask < len(reference) else None
 
     def _items_with_judgments(self, conn, campaign) -> list[dict]:
         rows = conn.execute(select(db.items).where(db.items.c.campaign_id == campaign["id"])

@@ -8,7 +8,7 @@ a value the client sends.
 
 import gradio as gr
 
-from albert_demo.campaigns import identity
+from albert_demo.campaigns import identity, masking
 from albert_demo.presets.registry import EMBEDDED_PRESET
 from albert_demo.ui.errors import user_errors
 
@@ -50,12 +50,15 @@ def add_campaign_api(service, exports_dir):
     @user_errors
     def campaign_create(name: str, sentences: str, fmt: str = "txt",
                         presets: list[str] | str = EMBEDDED_PRESET, top_k: int = 5,
-                        overlap: int = 3, guidelines: str = "", mask_strategy: str = "",
+                        overlap: int = 3, guidelines: str = "",
+                        mask_strategy: str = masking.DEFAULT,
                         masks_per_sentence: int = 1, mask_words: str = "",
                         lease_seconds: int = 600, session_id: str = "",
                         request: gr.Request = None, profile: Profile = None) -> dict:
         """A campaign from the text of a file (fmt: txt, csv or jsonl). Sentences without
-        [MASK] get masks from mask_strategy: random, words (mask_words) or least_sure."""
+        [MASK] get masks from mask_strategy: least_sure (default, the words the model is
+        least sure about), random, words (from mask_words) or none (every sentence has
+        [MASK]); the page's labels for them work too."""
         if not isinstance(sentences, str):
             raise gr.Error("sentences must be the text of a .txt, .csv or .jsonl file.")
         return service.create(

@@ -8,6 +8,7 @@ import html
 import importlib.util
 import logging
 import tempfile
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,6 +16,7 @@ import gradio as gr
 import gradio.oauth
 
 from albert_demo import settings
+from albert_demo.campaigns import masking
 from albert_demo.campaigns.sources import MAX_MASKS
 from albert_demo.plots import accuracy_chart
 from albert_demo.plots.campaigns import agreement_chart, annotator_chart, progress_chart
@@ -27,9 +29,17 @@ from albert_demo.ui.downloads import handout
 from albert_demo.ui.errors import user_errors
 
 log = logging.getLogger("albert_demo.ui")
-STRATEGIES = {"none (sentences have [MASK])": "", "random words": "random",
-              "words from a list": "words", "words the model is least sure about": "least_sure"}
+STRATEGIES = {label: key for key, label in masking.LABELS.items()}  # the dropdown's words
 REVIEW_COLUMNS = ["item", "text", "answers", "votes per word", "gold so far", "agreement"]
+NO_CAMPAIGN_OWNER = ("**No campaign yet**: create one from a file of sentences (one a line; "
+                     "no [MASK] needed) under *Create a campaign* below.")
+NO_CAMPAIGN_CREATOR = ("**No campaign yet**: create one from a file of sentences in the "
+                       "*Manage* view.")
+NO_CAMPAIGN_ANNOTATOR = ("**No campaign yet**: an owner creates one from a file of "
+                         "sentences; press ↻ Refresh list to see it.")
+PICK_ONE = "Pick a campaign above to start."
+EVALUATING = ("⏳ Evaluating on the gold: each preset predicts every settled mask "
+              "(about 8 s a preset on a CPU)…")
 KEY_HINTS = ("Keys: **1–9** toggle candidates (the last one of each mask: none of these "
              "fit) · **Enter** submits · **S** skips · **U** undoes your last answer "
              "(typing in a box: Enter submits).")
@@ -81,16 +91,29 @@ def hf_login_available(space_id) -> bool:
 def build_campaigns_tab(context):
     """context.campaigns: a `CampaignService`. Returns the page-load hook (dict for .then).
     Who is asking, in every handler: the login (request / Hugging Face profile), else this
-    browser's session id (`context.session`), which survives a reload."""
+    browser's session id (`context.session`), which survives a reload.
+
+    Two views under one campaign picker: "Annotate" (the queue, for everyone) and
+    "Manage" (create, dashboard, review, evaluation, export; only for those who may
+    create campaigns)."""
     service, session = context.campaigns, context.session
     pick = _picker_layout()
-    queue = _queue_layout()
-    form = _create_layout()
-    owner = _owner_layout()
-    refresh = _wire_queue(service, session, pick, queue)
+    with gr.Tabs(elem_id="campaign-views"):
+        with gr.Tab("Annotate", id="annotate", elem_id="campaign-annotate-view"):
+            annotate_empty = gr.Markdown(PICK_ONE, elem_id="campaign-annotate-empty")
+            queue = _queue_layout()
+        with gr.Tab("Manage", id="manage", elem_id="campaign-manage-view",
+                    visible=False) as manage:
+            manage_empty = gr.Markdown(NO_CAMPAIGN_OWNER, elem_id="campaign-manage-empty")
+            form = _create_layout()
+            owner = _owner_layout()
+    views = SimpleNamespace(manage=manage, annotate_empty=annotate_empty,
+                            manage_empty=manage_empty)
+    refresh = _wire_queue(service, session, pick, queue, views)
     _wire_create(service, session, pick, form, context.annotations)
     _wire_owner(service, session, pick, owner, Path(context.data_dir) / "campaign_exports")
-    return dict(fn=refresh, inputs=[session], outputs=[pick.campaign, pick.whoami],
+    return dict(fn=refresh, inputs=[session, pick.campaign],
+                outputs=[pick.campaign, pick.whoami, manage, annotate_empty, manage_empty],
                 js=KEYS_JS)
 
 
@@ -138,7 +161,7 @@ def _queue_layout():
 
 
 def _create_layout():
-    with gr.Accordion("Owner: create a campaign", open=False):
+    with gr.Accordion("Create a campaign", open=False, elem_id="campaign-create-form"):
         with gr.Row():
             name = gr.Textbox(label="Name")
             source_kind = gr.Radio(["file", "my annotations"], value="file",
@@ -153,10 +176,10 @@ def _create_layout():
             overlap = gr.Slider(1, 20, value=3, step=1, label="Judgments per item")
             lease = gr.Slider(1, 120, value=10, step=1, label="Lease (minutes)")
         with gr.Row():
-            strategy = gr.Dropdown(list(STRATEGIES), value=list(STRATEGIES)[0],
+            strategy = gr.Dropdown(list(STRATEGIES), value=masking.LABELS[masking.DEFAULT],
                                    label="Masks for sentences without [MASK]")
             per_sentence = gr.Slider(1, MAX_MASKS, value=1, step=1, label="Masks per sentence")
-            mask_words = gr.Textbox(label="Words to mask (for 'words from a list')")
+            mask_words = gr.Textbox(label=f"Words to mask (for '{masking.LABELS['words']}')")
         instructions = gr.Textbox(label="Guidelines for annotators", lines=3)
         create = gr.Button("Create campaign", variant="primary", elem_id="campaign-create")
         created = gr.Markdown()
@@ -168,7 +191,8 @@ def _create_layout():
 
 
 def _owner_layout():
-    with gr.Accordion("Owner: dashboard, review, export", open=False):
+    with gr.Accordion("Dashboard, review, evaluation, export", open=False,
+                      elem_id="campaign-owner-panel"):
         dashboard = gr.Button("Refresh dashboard", elem_id="campaign-dashboard")
         with gr.Row():
             progress_plot = gr.Plot(label="Progress", elem_id="campaign-progress-plot")
@@ -178,8 +202,11 @@ def _owner_layout():
         load_review = gr.Button("Items to review")
         review = gr.Dataframe(headers=REVIEW_COLUMNS, interactive=False, wrap=True)
         with gr.Row():
-            review_item = gr.Number(label="Item", precision=0)
-            gold = gr.Textbox(label="Gold word(s), '|' between masks")
+            # Empty until a review row is picked: settling item 0 by default would be wrong.
+            review_item = gr.Textbox(label="Item (pick a row in the table above)",
+                                     interactive=False, elem_id="campaign-settle-item")
+            gold = gr.Textbox(label="Gold word(s), '|' between masks",
+                              elem_id="campaign-settle-gold")
             own_word = gr.Checkbox(label="My own word: no annotator picked it", value=False)
             settle = gr.Button("Settle gold")
         settled = gr.Markdown()
@@ -187,7 +214,8 @@ def _owner_layout():
             eval_presets = gr.Dropdown(list(all_presets()), value=[EMBEDDED_PRESET],
                                        multiselect=True, allow_custom_value=True,
                                        label="Presets to evaluate on the gold")
-            evaluate = gr.Button("Evaluate on the gold")
+            evaluate = gr.Button("Evaluate on the gold", elem_id="campaign-evaluate")
+        evaluating = gr.Markdown(elem_id="campaign-evaluating")
         scores = gr.Dataframe(headers=["preset", "masks", "top-1", "top-5"], interactive=False)
         score_chart = gr.Plot(label="Accuracy on the gold")
         with gr.Row():
@@ -207,6 +235,7 @@ def _owner_layout():
         agreement_plot=agreement_plot, figures=figures, load_review=load_review,
         review=review, review_item=review_item, gold=gold, own_word=own_word,
         settle=settle, settled=settled, eval_presets=eval_presets, evaluate=evaluate,
+        evaluating=evaluating,
         scores=scores, score_chart=score_chart, export=export, exported=exported,
         gold_button=gold_button, gold_file=gold_file, repo=repo, token=token,
         private=private, push=push, pushed=pushed)
@@ -252,7 +281,23 @@ def _waiting(q, summary):
 PRIVATE = dict(api_visibility="private")  # the page's own events: not in the API page
 
 
-def _wire_queue(service, session, pick, q):
+def _empty_states(views, any_campaign, picked, may_create=True):
+    """{component: update} for each view's empty state: no campaign at all, none picked
+    yet, or hidden once one is picked."""
+    if picked:
+        hidden = gr.Markdown(visible=False)
+        return {views.annotate_empty: hidden, views.manage_empty: hidden}
+    if not any_campaign:
+        annotate = NO_CAMPAIGN_CREATOR if may_create else NO_CAMPAIGN_ANNOTATOR
+        return {views.annotate_empty: gr.Markdown(annotate, visible=True),
+                views.manage_empty: gr.Markdown(NO_CAMPAIGN_OWNER, visible=True)}
+    return {views.annotate_empty: gr.Markdown(PICK_ONE, visible=True),
+            views.manage_empty: gr.Markdown(
+                PICK_ONE[:-1] + " to see its dashboard, or create another below.",
+                visible=True)}
+
+
+def _wire_queue(service, session, pick, q, views):
     """The annotation queue: open a campaign (no lease), start, answer, undo. Returns
     the refresh handler the page load runs."""
     current, start, note, groups, typed = q.current, q.start, q.note, q.groups, q.typed
@@ -262,9 +307,14 @@ def _wire_queue(service, session, pick, q):
     @user_errors
     def open_campaign(campaign_id, session_id, request: gr.Request, profile: Profile):
         """Show the campaign; lease nothing (the owner checking on it takes no item)."""
+        annotator = who(service, request, session_id, profile)
         if not campaign_id:
-            return {**_cleared(q), current: None, start: gr.Button(visible=False)}
-        return _waiting(q, service.get(who(service, request, session_id, profile), campaign_id))
+            return {**_cleared(q), current: None, start: gr.Button(visible=False),
+                    q.sentence: "", q.progress: "",
+                    **_empty_states(views, bool(service.list(annotator)), False,
+                                    annotator.may_create)}
+        return {**_waiting(q, service.get(annotator, campaign_id)),
+                **_empty_states(views, True, True)}
 
     @user_errors
     def start_annotating(campaign_id, session_id, request: gr.Request, profile: Profile):
@@ -300,16 +350,25 @@ def _wire_queue(service, session, pick, q):
         return _show(q, service.undo(who(service, request, session_id, profile), cid))
 
     @user_errors
-    def refresh(session_id, request: gr.Request, profile: Profile):
+    def refresh(session_id, campaign_id=None, request: gr.Request = None,
+                profile: Profile = None):
+        """The campaign list, who you are, the Manage view for those who may create
+        campaigns, and the empty states."""
         annotator = who(service, request, session_id, profile)
         badge = f"You: **{annotator.name}**" + (
             "" if annotator.verified else " (not logged in: unverified)")
-        return gr.Dropdown(choices=campaign_choices(service, annotator)), badge
+        listed = campaign_choices(service, annotator)
+        empty = _empty_states(views, bool(listed), bool(campaign_id), annotator.may_create)
+        return (gr.Dropdown(choices=listed), badge, gr.Tab(visible=annotator.may_create),
+                empty[views.annotate_empty], empty[views.manage_empty])
 
     campaign = pick.campaign
-    campaign.change(open_campaign, [campaign, session], item_outputs, **PRIVATE)
+    view_outputs = [campaign, pick.whoami, views.manage, views.annotate_empty,
+                    views.manage_empty]
+    campaign.change(open_campaign, [campaign, session],
+                    item_outputs + [views.annotate_empty, views.manage_empty], **PRIVATE)
     start.click(start_annotating, [campaign, session], item_outputs, **PRIVATE)
-    pick.reload.click(refresh, [session], [campaign, pick.whoami], **PRIVATE)
+    pick.reload.click(refresh, [session, campaign], view_outputs, **PRIVATE)
     answer_inputs = {current, note, session, *groups, *typed}
     for button, kind in ((q.submit, "submit"), (q.skip, "skip"), (q.flag, "flag")):
         button.click(answer(kind), answer_inputs, item_outputs, **PRIVATE)
@@ -337,11 +396,11 @@ def _wire_create(service, session, pick, f, annotations):
             rows = annotations.rows(session_id)
             if not rows:
                 raise gr.Error("You have no annotations yet to build a campaign from.")
-        masking = {"strategy": STRATEGIES.get(strategy, ""), "per_sentence": per_sentence,
-                   "words": mask_words}
+        settings = {"strategy": STRATEGIES.get(strategy, strategy),
+                    "per_sentence": per_sentence, "words": mask_words}
         made = service.create(annotator, name, source=source, annotations=rows,
                               presets=presets, top_k=top_k, overlap=overlap,
-                              guidelines=instructions, masking=masking,
+                              guidelines=instructions, masking=settings,
                               lease_seconds=int(lease) * 60)
         return (gr.Dropdown(choices=campaign_choices(service, annotator), value=made["id"]),
                 f"Created campaign #{made['id']} with {made['items']} items.")
@@ -366,9 +425,17 @@ def _wire_owner(service, session, pick, o, exports):
         return [review_row(r) for r in service.review(who(service, request, session_id, profile),
                                                       campaign_id)]
 
+    def pick_row(rows, evt: gr.SelectData):
+        """A review row picked: its item goes into the settle-gold form."""
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        values = rows.values.tolist() if hasattr(rows, "values") else rows
+        return str(values[row][0]), ""
+
     @user_errors
     def run_settle(campaign_id, item_id, words, own, session_id, request: gr.Request,
                    profile: Profile):
+        if item_id in (None, ""):
+            raise gr.Error("Pick an item in the review table first.")
         annotator = who(service, request, session_id, profile)
         result = service.adjudicate(annotator, campaign_id, item_id,
                                     [w.strip() or None for w in (words or "").split("|")],
@@ -378,9 +445,11 @@ def _wire_owner(service, session, pick, o, exports):
     @user_errors
     def run_evaluate(campaign_id, names, session_id, request: gr.Request, profile: Profile):
         annotator = who(service, request, session_id, profile)
+        began = time.monotonic()
         results = service.evaluate(annotator, campaign_id, names)
         return ([[r["preset"], r["items"], round(r["top1"], 4), round(r["top5"], 4)]
-                 for r in results], accuracy_chart(results))
+                 for r in results], accuracy_chart(results),
+                f"Evaluated {len(results)} preset(s) in {time.monotonic() - began:.1f} s.")
 
     @user_errors
     def run_gold_texts(campaign_id, session_id, request: gr.Request, profile: Profile):
@@ -410,10 +479,15 @@ def _wire_owner(service, session, pick, o, exports):
                       [o.progress_plot, o.annotator_plot, o.agreement_plot, o.figures],
                       **PRIVATE)
     o.load_review.click(run_review, [campaign, session], [o.review], **PRIVATE)
+    o.review.select(pick_row, [o.review], [o.review_item, o.gold], **PRIVATE)
     o.settle.click(run_settle, [campaign, o.review_item, o.gold, o.own_word, session],
                    [o.settled], **PRIVATE)
-    o.evaluate.click(run_evaluate, [campaign, o.eval_presets, session],
-                     [o.scores, o.score_chart], **PRIVATE)
+    # Evaluation takes seconds a preset: say so at once, then run it.
+    evaluated = o.evaluate.click(lambda: EVALUATING, None, [o.evaluating], queue=False,
+                                 **PRIVATE).then(
+        run_evaluate, [campaign, o.eval_presets, session],
+        [o.scores, o.score_chart, o.evaluating], **PRIVATE)
+    evaluated.failure(lambda: "", None, [o.evaluating], queue=False, **PRIVATE)
     o.gold_button.click(run_gold_texts, [campaign, session], [o.gold_file], **PRIVATE)
     o.export.click(run_export, [campaign, session], [o.exported],
                    api_name="campaign_export_download")

@@ -9,7 +9,7 @@ import pytest
 from albert_demo.campaigns import CampaignError, NotAllowed
 from albert_demo.campaigns import agreement, export
 from albert_demo.plots.campaigns import agreement_chart, annotator_chart, progress_chart
-from tests.campaigns.conftest import OWNER, people
+from tests.campaigns.conftest import COLOURS, OWNER, people
 from tests.harness.fake_hub import FakeHub
 
 # Two sentences, candidates fixed by the stand-in model (conftest.KNOWN), three annotators.
@@ -234,3 +234,43 @@ def test_evaluate_and_gold_texts(service):
         ("fake", 2, 1.0, 1.0), ("other", 2, 0.0, 1.0)]
     assert sorted(service.gold_texts(OWNER, c["id"]).splitlines()) == [
         "Grass is green.", "The sky is blue."]
+
+
+def test_the_original_word_is_on_offer_blind_and_named_in_the_export(service, tmp_path):
+    """Masked-out words ("warm", "night", ...) are never among the stand-in model's
+    colours: each is offered all the same, at a place that varies by item and stays put
+    for that item; nothing in what annotators get marks it; the majority can pick it; the
+    export names it."""
+    text = (b"Cats sleep on warm mats.\nDogs bark at night.\nBirds sing in spring.\n"
+            b"Fish swim in cold water.\nBees make sweet honey.\nCows eat fresh hay.\n")
+    c = service.create(OWNER, "Originals", source=text, fmt="txt", presets=["fake", "other"],
+                       top_k=5, overlap=2, masking={
+                           "strategy": "words",
+                           "words": "warm night spring cold sweet fresh"})
+    first, second = people(2)
+    places = set()
+    for _ in range(c["items"]):
+        item = service.next(first, c["id"])
+        [mask] = item["masks"]
+        original = next(w for w in mask["options"] if w not in COLOURS)
+        assert sorted(mask["options"]) == sorted({*COLOURS[:5], *COLOURS[::-1][:5], original})
+        assert json.dumps(item).count(original) == 1  # in the options, nowhere else
+        assert "reference" not in item and "original" not in json.dumps(item)
+        assert service.next(first, c["id"])["masks"][0]["options"] == mask["options"]
+        places.add(mask["options"].index(original))
+        service.submit(first, c["id"], item["item_id"], [[original]])
+        other = service.next(second, c["id"])
+        assert other["masks"][0]["options"] == mask["options"]  # the same for everyone
+        service.submit(second, c["id"], other["item_id"], [[original]])
+    assert len(places) > 1  # shuffled in, not always at one place
+
+    figures = service.agreement(OWNER, c["id"])
+    assert figures["percent_agreement"] == 1 and figures["gold_masks"] == 6
+    written = service.export(OWNER, c["id"], tmp_path / "out")
+    rows = [json.loads(line) for line in
+            open(f"{written['folder']}/{export.GOLD_FILE}", encoding="utf-8")]
+    assert all(r["gold"] == r["original_candidate"] == [r["reference"][0].lower()]
+               for r in rows)
+    assert all(r["gold_source"] == ["majority"] for r in rows)
+    card = open(f"{written['folder']}/README.md", encoding="utf-8").read()
+    assert "`original_candidate`" in card and "(6 of 6 masks)" in card

@@ -128,6 +128,27 @@ def test_three_annotators_from_create_to_export(app_url, tmp_path):
         a1.predict(cid, api_name="/campaign_export_download")
 
 
+def test_plain_sentences_with_the_default_settings(app_url):
+    """A .txt without [MASK], created with every setting left as it is: the word the
+    model is least sure about is masked in each sentence; messages use the page's words."""
+    owner = login(app_url, "olivia")
+    plain = "He drove his car to work.\nShe brushed her teeth before bed.\n"
+    campaign = owner.predict("Plain", plain, "txt", api_name="/campaign_create")
+    assert campaign["items"] == 2
+    assert campaign["source"]["masking"]["strategy"] == "least_sure"
+    item = owner.predict(campaign["id"], api_name="/campaign_next")
+    assert item["text"].count("[MASK]") == 1 and "reference" not in item
+    source = plain.splitlines()[0 if item["text"].startswith("He") else 1]
+    shown = [w.strip(".") for w in item["text"].split()]
+    [original] = [w.strip(".").lower() for w in source.split() if w.strip(".") not in shown]
+    assert original in item["masks"][0]["options"]  # the masked-out word is on offer
+    assert item["masks"][0]["columns"] == []  # no rank that would single it out
+    with pytest.raises(AppError, match="words the model is least sure about") as refused:
+        owner.predict("Unmasked", plain, "txt", [EMBEDDED_PRESET], 5, 3, "", "none",
+                      api_name="/campaign_create")
+    assert "least_sure" not in str(refused.value)
+
+
 def fetch_by_path(http, url, path):
     """What `/gradio_api/file=<path>` answers for a file on the server."""
     return http.get(f"{url}gradio_api/file={path}").status_code

@@ -111,10 +111,51 @@ def test_five_items_with_the_keyboard_only(app):
         page.locator("#campaign-pick input").click()
         page.get_by_role("option", name=f"#{cid} Keyboard").click()
         page.wait_for_selector("#campaign-start", state="visible")  # the owner takes none
-        page.get_by_text("Owner: dashboard, review, export").click()
+        page.get_by_role("tab", name="Manage").click()  # the owner's own view
+        page.get_by_text("Dashboard, review, evaluation, export").click()
         page.locator("#campaign-dashboard").click()
         page.wait_for_selector("#campaign-progress-plot .plot-container")
         page.screenshot(path=str(SHOTS / "campaign-dashboard.png"), full_page=True)
+
+
+def test_a_plain_txt_campaign_from_the_page_with_the_defaults(app, tmp_path):
+    """The owner creates a campaign from sentences without [MASK], leaving every setting
+    as it is; the annotator (no Manage view) finds the masked-out word among the
+    candidates, unmarked; picking the campaign in Manage took no item."""
+    plain = tmp_path / "plain.txt"
+    plain.write_text("He drove his car to work.\nShe brushed her teeth before bed.\n")
+    owner = Client(app.url, auth=("olivia", "owner-pw"), verbose=False)
+    with open_page(None, 1280, 1100) as page:
+        login(page, app.url, "olivia", "owner-pw")
+        page.get_by_role("tab", name="Manage").click()
+        form = page.locator("#campaign-create-form")
+        form.get_by_text("Create a campaign").click()
+        form.get_by_label("Name", exact=True).fill("Plain")
+        form.locator("input[type=file]").set_input_files(str(plain))
+        page.wait_for_selector("#campaign-create-form :text('plain.txt')")
+        page.locator("#campaign-create").click()
+        page.wait_for_selector("text=/Created campaign #\\d+ with 2 items/")
+        page.wait_for_selector("#campaign-manage-empty", state="hidden")  # one is picked
+        page.get_by_text("Dashboard, review, evaluation, export").click()
+        page.locator("#campaign-dashboard").click()
+        page.wait_for_selector("#campaign-figures :text('No item is held by anyone')")
+    [made] = [c for c in owner.predict(api_name="/campaign_list") if c["name"] == "Plain"]
+    assert made["source"]["masking"]["strategy"] == "least_sure"
+
+    with open_page(None, 1280, 900) as page:
+        login(page, app.url, "kim", "kim-pw")
+        assert page.get_by_role("tab", name="Manage").count() == 0  # annotators: Annotate only
+        page.locator("#campaign-pick input").click()
+        page.get_by_role("option", name=f"#{made['id']} Plain").click()
+        start(page)
+        shown = page.locator("#campaign-sentence").inner_text().replace("[MASK 1]", "[MASK]")
+        source = next(line for line in plain.read_text().splitlines()
+                      if line.split()[0] == shown.split()[0])
+        words = [w.strip(".") for w in shown.split()]
+        [original] = [w.strip(".").lower() for w in source.split() if w.strip(".") not in words]
+        labels = page.locator(".campaign-options label").all_inner_texts()
+        assert any(label.endswith(f"· {original}") for label in labels), labels
+        assert all("(" not in label for label in labels if "none of these" not in label)
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,10 @@ def test_least_sure_masks_the_least_confident_word(cache, tmp_path):
                        .encode(), fmt="txt", presets=[PRESET], top_k=5, overlap=1,
                        masking={"strategy": "least_sure", "per_sentence": 2})
     item = service.next(people(1)[0], c["id"])
-    assert item["text"].count("[MASK]") == 2 and len(item["masks"][0]["options"]) == 5
+    assert item["text"].count("[MASK]") == 2
+    masked_out = [w.lower() for w in TEXT.split() if w.strip(".") not in item["text"]]
+    for mask, original in zip(item["masks"], masked_out):  # the model's 5, and the original
+        assert original in mask["options"] and len(mask["options"]) in (5, 6)
     store.close()
 
 

@@ -190,3 +190,64 @@ def test_every_owner_only_endpoint_refuses_an_annotator(page):
                       request=request("a7"), profile=None)
     exposed = {n for n in demo.get_api_info()["named_endpoints"] if n.startswith("/campaign")}
     assert exposed == {f"/{name}" for name in ENDPOINTS}
+
+
+def test_manage_is_for_owners_and_each_view_says_when_there_is_no_campaign(tmp_path):
+    """Annotate for everyone, Manage only for those who may create campaigns; before any
+    campaign exists both views say how to make one; picking one hides that."""
+    demo, store = build(tmp_path, owners={"olivia"})
+    fns = functions(demo)
+    try:
+        for name, manages in (("olivia", True), ("a1", False)):
+            _, badge, manage, annotate_empty, manage_empty = fns["refresh"](
+                "", None, request(name), None)
+            assert name in badge and manage.visible is manages
+            said = [e.value.replace("**", "") for e in (annotate_empty, manage_empty)]
+            if manages:
+                assert all("No campaign yet: create one from a file of sentences" in text
+                           for text in said)
+            else:  # no Manage view to point at
+                assert "No campaign yet: an owner creates one from a file of" in said[0]
+        made = fns["campaign_create"]("Sky", SENTENCES, "txt", ["fake"], 2, 1, session_id="",
+                                      request=request("olivia"), profile=None)
+        *_, annotate_empty, _ = fns["refresh"]("", None, request("a1"), None)
+        assert "Pick a campaign" in annotate_empty.value
+        shown = by_id(fns["open_campaign"](made["id"], "", request("olivia"), None))
+        assert shown["campaign-annotate-empty"].visible is False
+        assert shown["campaign-manage-empty"].visible is False
+    finally:
+        store.close()
+
+
+def test_settling_gold_needs_a_picked_review_row(page):
+    """The settle form starts empty (never item 0); picking a review row fills it."""
+    fns, demo, _ = page
+    item_box = next(b for b in demo.blocks.values()
+                    if getattr(b, "elem_id", None) == "campaign-settle-item")
+    assert not item_box.value and item_box.interactive is False
+    made = fns["campaign_create"]("Settle", "Only [MASK] one.\n", "txt", ["fake"], 2, 1,
+                                  session_id="", request=request("olivia"), profile=None)
+    with pytest.raises(gr.Error, match="Pick an item in the review table"):
+        fns["run_settle"](made["id"], "", "blue", False, "", request("olivia"), None)
+    rows = [[41, "A [MASK].", "", "", "unsettled", "0%"], [42, "B [MASK].", "", "", "", ""]]
+    picked = gr.SelectData(None, {"index": [1, 3], "value": ""})
+    assert fns["pick_row"](rows, picked) == ("42", "")
+
+
+def test_evaluation_says_it_is_running_and_how_long_it_took(page):
+    fns, demo, _ = page
+    button = next(b for b in demo.blocks.values()
+                  if getattr(b, "elem_id", None) == "campaign-evaluate")
+    first = next(f for f in demo.fns.values()
+                 if (button._id, "click") in [tuple(t) for t in f.targets])
+    assert "about 8 s" in first.fn() and first.queue is False  # shown before the run
+    olivia = request("olivia")
+    made = fns["campaign_create"]("Eval", "Only [MASK] one.\n", "txt", ["fake"], 2, 1,
+                                  session_id="", request=olivia, profile=None)
+    item = fns["campaign_next"](made["id"], session_id="", request=request("a8"), profile=None)
+    fns["campaign_submit"](made["id"], item["item_id"], [["blue"]], session_id="",
+                           request=request("a8"), profile=None)
+    fns["campaign_adjudicate"](made["id"], item["item_id"], ["blue"], session_id="",
+                               request=olivia, profile=None)
+    *_, said = fns["run_evaluate"](made["id"], ["fake"], "", olivia, None)
+    assert said.startswith("Evaluated 1 preset(s) in ")

@@ -119,7 +119,8 @@ def test_bad_requests_change_nothing(service):
             service, b'{"text": "A [MASK]."}\n{"text": "[MASK] [MASK].", "gold": "x"}\n',
             "jsonl")),
         (CampaignError, "line 1: invalid JSON", lambda: create(service, b"{", "jsonl")),
-        (CampaignError, "Sentence 2 has no", lambda: create(service, b"A [MASK].\nNo mask\n")),
+        (CampaignError, "Sentence 2 has no", lambda: create(
+            service, b"A [MASK].\nNo mask\n", masking={"strategy": "none"})),
         (CampaignError, "Sentence 1: The text is too long", lambda: create(
             service, ("word " * 80 + "[MASK].").encode())),
         (CampaignError, "between 1 and 20", lambda: create(service, overlap=0)),
@@ -176,6 +177,30 @@ def test_masking_strategies(service):
         create(service, text, masking={"strategy": "words", "words": ["zebra"]})
     with pytest.raises(CampaignError, match="Unknown mask strategy"):
         create(service, text, masking={"strategy": "vibes"})
+
+
+def test_plain_sentences_work_with_the_defaults(service):
+    """No [MASK] and no mask settings: the least-sure word of each sentence is masked."""
+    text = b"Cats sleep on warm mats.\nDogs bark at night.\n"
+    made = create(service, text)
+    assert made["items"] == 2
+    assert made["source"]["masking"] == {"strategy": "least_sure", "per_sentence": 1,
+                                         "sentences_without_a_maskable_word": 0}
+    item = service.next(people(1)[0], made["id"])
+    assert item["text"].count("[MASK]") == 1
+    labelled = create(service, text, masking={"strategy": "random words"}, seed=1)
+    assert labelled["source"]["masking"]["strategy"] == "random"
+
+
+def test_mask_messages_use_the_pages_words(service):
+    text = b"Cats sleep on warm mats.\n"
+    for settings, expected in (
+            ({"strategy": "none"}, "words the model is least sure about"),
+            ({"strategy": "vibes"}, "random words"),
+            ({"strategy": "words"}, "'words from a list' needs a list")):
+        with pytest.raises(CampaignError, match=expected) as error:
+            create(service, text, masking=settings)
+        assert "least_sure" not in str(error.value) and "'random'" not in str(error.value)
 
 
 def test_from_annotations(service):
