@@ -77,6 +77,8 @@ def _answer(m, options, answer) -> dict:
     typed = text(answer.get("typed"), f"Answer {m + 1}'s typed word", MAX_WORD)
     if typed and "\n" in typed:
         raise CampaignError(f"Answer {m + 1}: the typed word is one line.")
+    if typed and "[mask]" in typed.lower():
+        raise CampaignError(f"Answer {m + 1}: type the word that fits instead of [MASK].")
     none_fit = answer.get("none_fit") in (True, "true", 1)
     if none_fit and (accepted or typed):
         raise CampaignError(f"Answer {m + 1}: 'none of these fit' and a word at once; "

@@ -18,6 +18,10 @@ ACTIVE = ("queued", "preparing", "evaluating", "training", "saving")
 FINISHED = ("done", "cancelled", "failed")
 
 
+# Statuses after which nothing runs any more (the clock stops at the last update).
+FINISHED = ("done", "failed", "cancelled")
+
+
 class FinetuneProgress:
     """Thread-safe state of one job; `snapshot()` returns a plain dict copy."""
 
@@ -43,5 +47,6 @@ class FinetuneProgress:
     def snapshot(self):
         with self._lock:
             state = copy.deepcopy(self._state)
-        state["elapsed_s"] = time.time() - state["started_at"]
+        if state["status"] not in FINISHED:  # a finished run's clock stopped with it
+            state["elapsed_s"] = time.time() - state["started_at"]
         return state

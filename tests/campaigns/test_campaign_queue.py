@@ -264,6 +264,9 @@ def test_an_answer_needs_a_word_or_an_explicit_none(service):
     with pytest.raises(CampaignError, match="'none of these fit' and a word at once"):
         service.submit(ann, c["id"], item["item_id"],
                        [{"accepted": ["blue"], "none_fit": True}])
+    with pytest.raises(CampaignError, match=r"type the word that fits instead of \[MASK\]"):
+        service.submit(ann, c["id"], item["item_id"], [{"accepted": [], "typed": "[mask]"}])
+    assert counts(service) == before
     service.submit(ann, c["id"], item["item_id"], [{"accepted": [], "none_fit": True}])
     assert service.my_answers(ann, c["id"])[0]["answers"] == [
         {"accepted": [], "typed": None, "none_fit": True}]

@@ -209,3 +209,18 @@ def test_small_validation_splits_are_called_out(finished):
         assert any(f"only {masks} masked tokens" in note for note in snap["notes"])
     else:
         assert snap["notes"] == []
+
+
+def test_a_finished_runs_clock_stops(monkeypatch):
+    """/finetune_status kept counting elapsed_s after "done" (241 s, then 309 s over later
+    polls, in the hostile pass)."""
+    from albert_demo.finetune import progress as progress_module
+    now = [1000.0]
+    monkeypatch.setattr(progress_module.time, "time", lambda: now[0])
+    progress = progress_module.FinetuneProgress()
+    now[0] += 5
+    assert progress.snapshot()["elapsed_s"] == 5  # running: the clock runs
+    now[0] += 10
+    progress.update(status="done")
+    now[0] += 60
+    assert progress.snapshot()["elapsed_s"] == 15
