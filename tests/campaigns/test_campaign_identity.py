@@ -114,7 +114,7 @@ def login_buttons(demo):
 def test_the_login_button_is_on_the_page_only_on_a_space(tmp_path, monkeypatch, page):
     import gradio.routes
 
-    from albert_demo.ui import campaigns_tab
+    from albert_demo.ui import campaign_layouts
 
     assert not login_buttons(page) and not page.expects_oauth
     # A Space with `hf_oauth: true` (the Hub sets OAUTH_CLIENT_ID). Gradio then mounts its
@@ -122,7 +122,7 @@ def test_the_login_button_is_on_the_page_only_on_a_space(tmp_path, monkeypatch, 
     # recorded here instead (that needs gradio[oauth] and the Hub).
     monkeypatch.setenv("SPACE_ID", "me/albert-demo")
     monkeypatch.setattr(gradio.oauth, "OAUTH_CLIENT_ID", "client-id")
-    monkeypatch.setattr(campaigns_tab.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(campaign_layouts.importlib.util, "find_spec", lambda name: object())
     attached = []
     monkeypatch.setattr(gradio.routes, "attach_oauth", attached.append)
     on_space, store = build(tmp_path / "space")
@@ -134,7 +134,7 @@ def test_the_login_button_is_on_the_page_only_on_a_space(tmp_path, monkeypatch, 
 
 
 def test_no_login_button_where_oauth_cannot_work(monkeypatch):
-    from albert_demo.ui.campaigns_tab import hf_login_available
+    from albert_demo.ui.campaign_layouts import hf_login_available
 
     assert not hf_login_available(None)  # self-hosted: it would sign in as the host's token
     monkeypatch.setattr(gradio.oauth, "OAUTH_CLIENT_ID", None)  # hf_oauth not enabled
