@@ -20,8 +20,6 @@ from albert_demo.presets import reachability
 from albert_demo.presets.registry import EMBEDDED_PRESET, OFFICIAL_PRESETS
 
 OFFICIAL_DEFAULT = "albert_base_en_uncased"
-# Compiled before a preset is offered to visitors: the same shapes the embedded one gets.
-WARMUP_LENGTHS = (16, 32, 64, 128, 256, 512)
 
 log = logging.getLogger("albert_demo.default_preset")
 
@@ -84,9 +82,10 @@ class DefaultPreset:
         log.info("Default preset %s: downloading in the background; serving %s until ready",
                  self.wanted, self.fallback)
         try:
-            model = predictions.model(self.wanted, progress=self._progress)
+            predictions.model(self.wanted, progress=self._progress)
             self._set("compiling", "")
-            model.warmup(lengths=WARMUP_LENGTHS, with_attention=(False, True))
+            # Compiled before it is offered: the same programs the embedded one gets.
+            predictions.compile_forward(self.wanted)
         except Exception as error:  # a PresetError says what went wrong and what to do
             log.warning("Default preset %s failed; serving %s: %s", self.wanted,
                         self.fallback, error)
@@ -111,8 +110,9 @@ class DefaultPreset:
         return Status(self.wanted, self.fallback, state, step, received, error)
 
     def current(self):
-        """The preset a visitor gets now."""
-        return self.status().serving
+        """The preset a visitor gets now (asked on every request: no look at the cache)."""
+        with self._lock:
+            return self.wanted if self._state == "ready" else self.fallback
 
     @property
     def offers_official(self):

@@ -79,13 +79,18 @@ class PredictionService:
         programs (integrated gradients and gradient x input) for short texts. Run in the
         background: `warm` is set when predictions are compiled, `salience_warm` after."""
         try:
-            self.model(preset).warmup(lengths=lengths, with_attention=(False, True))
+            self.compile_forward(preset, lengths)
         finally:
             self.warm.set()
         try:
             self.model(preset).compiled_salience.warmup(lengths=salience_lengths)
         finally:
             self.salience_warm.set()
+
+    def compile_forward(self, preset=None, lengths=WARMUP_LENGTHS):
+        """Load a preset and compile the forward programs requests use, for every length
+        bucket (with and without attention)."""
+        self.model(preset).warmup(lengths=lengths, with_attention=(False, True))
 
     def engine_stats(self):
         """Compilations so far (forward programs; salience separately), per preset. Anyone
