@@ -129,7 +129,17 @@ def machine_busy_seconds():
     return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 
 
-def run(variant, url, server, users, seconds, processes):
+def record_profile(pid, seconds, path):
+    """py-spy sampling the server for `seconds` (only the thread holding the GIL: where Python time goes)."""
+    import subprocess
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    return subprocess.Popen([py_spy, "record", "--pid", str(pid), "--duration",
+                             str(int(seconds)), "--rate", "50", "--format", "raw", "--gil",
+                             "--output", str(path), "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def run(variant, url, server, users, seconds, processes, profile=None):
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     begin = time.time() + 10  # the client processes need a moment to start
@@ -145,6 +155,7 @@ def run(variant, url, server, users, seconds, processes):
     threads = ServerThreads(server.proc.pid)
     threads.start()
     busy, load = machine_busy_seconds(), common.load_average()
+    profiler = record_profile(server.proc.pid, seconds, profile) if profile else None
     latencies, errors, client_cpu = [], [], 0.0
     for _ in workers:
         part, errs, cpu = queue.get(timeout=seconds + 300)
@@ -156,6 +167,8 @@ def run(variant, url, server, users, seconds, processes):
     busy = machine_busy_seconds() - busy
     for w in workers:
         w.join(timeout=30)
+    if profiler is not None:
+        profiler.wait(timeout=60)
     return {"variant": variant, "users": users, "seconds": seconds,
             "requests": len(latencies), "requests_per_s": round(len(latencies) / seconds, 1),
             "p50_ms": round(1000 * percentile(latencies, 50), 1),
@@ -176,11 +189,19 @@ def main():
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--rounds", type=int, default=1, help="route+gradio pairs, interleaved")
     p.add_argument("--processes", type=int, default=4, help="client processes")
+    p.add_argument("--variants", default=",".join(VARIANTS),
+                   help="which to run, comma-separated (route, gradio)")
+    p.add_argument("--py-spy", dest="py_spy", metavar="PREFIX",
+                   help="record the server with py-spy in each run: PREFIX-<variant>-<round>"
+                        ".txt (collapsed stacks, every thread, native frames off)")
     p.add_argument("--save", help="write the results here (JSON)")
     args = p.parse_args()
     users = max(1, min(args.users, 200))
     seconds = max(1.0, min(args.seconds, 300.0))
     rounds = max(1, min(args.rounds, 5))
+    variants = [v for v in VARIANTS if v in args.variants.split(",")]
+    if not variants:
+        p.error(f"--variants: choose among {', '.join(VARIANTS)}")
     workdir = tempfile.mkdtemp(prefix="albert-programs-")
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -190,23 +211,25 @@ def main():
         server = ServerCPU(proc)
         runs = []
         for n in range(rounds):
-            for variant in VARIANTS:
+            for variant in variants:
+                profile = args.py_spy and f"{args.py_spy}-{variant}-{n + 1}.txt"
                 runs.append({"round": n + 1, **run(variant, url, server, users, seconds,
-                                                   args.processes)})
+                                                   args.processes, profile)})
                 print(json.dumps({k: v for k, v in runs[-1].items() if k != "error_lines"}),
                       flush=True)
         summary = {}
-        for variant in VARIANTS:
+        for variant in variants:
             mine = [r for r in runs if r["variant"] == variant]
             summary[variant] = {k: [r[k] for r in mine] for k in (
                 "requests_per_s", "p50_ms", "p95_ms", "errors", "server_cpu_s",
                 "client_cpu_s")}
-        route, gradio = summary["route"], summary["gradio"]
-        summary["route_over_gradio_requests_per_s"] = [
-            round(a / b, 2) if b else None
-            for a, b in zip(route["requests_per_s"], gradio["requests_per_s"])]
-        summary["route_over_gradio_p95"] = [
-            round(a / b, 2) for a, b in zip(route["p95_ms"], gradio["p95_ms"])]
+        if set(VARIANTS) <= set(variants):
+            route, gradio = summary["route"], summary["gradio"]
+            summary["route_over_gradio_requests_per_s"] = [
+                round(a / b, 2) if b else None
+                for a, b in zip(route["requests_per_s"], gradio["requests_per_s"])]
+            summary["route_over_gradio_p95"] = [
+                round(a / b, 2) for a, b in zip(route["p95_ms"], gradio["p95_ms"])]
         result = {"machine": common.machine(), "date": time.strftime("%Y-%m-%d"),
                   "preset": PRESET, "users": users, "seconds": seconds,
                   "client_processes": args.processes, "runs": runs, "summary": summary}
