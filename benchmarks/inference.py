@@ -206,15 +206,17 @@ def worker_torch(args):
                 "attention_mask": torch.from_numpy(x["padding_mask"]).long()}, \
             torch.from_numpy(x["mask_positions"]).long()
 
-    def runner(m):
+    def runner(m, bf16=False):
+        """bf16: torch's own bfloat16 path on CPU (autocast), the peer of our opt-in."""
         def run_for_shape(batch, length):
             inputs, pos = to_torch(common.make_batch(batch, length,
                                                      common.BASE["vocabulary_size"]))
             rows = torch.arange(batch)[:, None]
 
             def call():
-                with torch.inference_mode():
-                    return m(**inputs).logits[rows, pos].numpy()
+                with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16,
+                                                            enabled=bf16):
+                    return m(**inputs).logits[rows, pos].float().numpy()
             return call
         return run_for_shape
 
@@ -223,6 +225,7 @@ def worker_torch(args):
     result = {"peer": "transformers-torch", "load_s": load_s,
               "torch_threads": torch.get_num_threads()}
     result.update(_bench_shapes(runner(model), args.quick))
+    result.update(_bench_shapes(runner(model, bf16=True), args.quick, prefix="autocast_bf16_"))
     result["torch_matmul_gflops"] = common.torch_matmul_gflops()
     common.write_result(args.workdir, "transformers_torch", result)
     if args.no_compile:
@@ -349,6 +352,9 @@ def report(summary):
     if "transformers_torch" in res and "error" not in res["transformers_torch"]:
         t = res["transformers_torch"]
         columns.append(("transformers-torch", "transformers eager", t, ""))
+        if "autocast_bf16_latency_b1_s32" in t:
+            columns.append(("transformers-torch-bf16", "transformers bf16 autocast", t,
+                            "autocast_bf16_"))
         if "compile_latency_b1_s32" in t:
             columns.append(("transformers-torch-compile", "transformers torch.compile", t,
                             "compile_"))

@@ -129,6 +129,59 @@ def machine_busy_seconds():
     return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 
 
+class PageUser:
+    """A person on the page meanwhile: a real browser (Debian's chromium) that types a
+    sentence, presses Predict and waits until the page shows that sentence filled in, over
+    and over, from `start()` to `stop()`; `between(t0, t1)` are the seconds from click to
+    answer of the predictions clicked in that window."""
+
+    def __init__(self, url):
+        self.url, self.timed, self.errors = url, [], []
+        self._stop, self._ready = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        from tests.harness.browser import open_page
+        try:
+            with open_page(self.url, timeout=120_000) as page:
+                page.wait_for_selector("#filled-text mark")  # the page's own first answer
+                self._ready.set()
+                box = page.locator("#input-text textarea")
+                n = 0
+                while not self._stop.is_set():
+                    n += 1
+                    marker = f"Visit {n} of the sky"  # a sentence not shown yet
+                    box.fill(f"{marker} is [MASK].")
+                    clicked, start = time.time(), time.perf_counter()
+                    page.locator("#predict-button").click()
+                    try:
+                        page.wait_for_function(
+                            "m => document.querySelector('#filled-text').innerText"
+                            ".includes(m) && !document.querySelector('#predict-results')"
+                            ".dataset.stale", arg=marker)
+                    except Exception as error:  # counted and shown, as programs' errors
+                        self.errors.append((clicked, f"{type(error).__name__}: {error}"[:300]))
+                        continue
+                    self.timed.append((clicked, time.perf_counter() - start))
+        finally:
+            self._ready.set()
+
+    def start(self, timeout=300):
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("the page did not show its first answer")
+
+    def between(self, t0, t1):
+        return [seconds for clicked, seconds in self.timed if t0 <= clicked < t1]
+
+    def errors_between(self, t0, t1):
+        return [line for clicked, line in self.errors if t0 <= clicked < t1]
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=180)
+
+
 def record_profile(pid, seconds, path):
     """py-spy sampling the server for `seconds` (only the thread holding the GIL: where Python time goes)."""
     import subprocess
@@ -139,7 +192,15 @@ def record_profile(pid, seconds, path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def run(variant, url, server, users, seconds, processes, profile=None):
+def shared_batches(url):
+    """(requests, forward passes) of the preset's shared batches so far (/engine_stats)."""
+    stats = make_client(url).predict(api_name="/engine_stats")
+    counts = stats["shared_batches_per_preset"].get(PRESET, {"requests": 0, "passes": 0})
+    return counts["requests"], counts["passes"]
+
+
+def run(variant, url, server, users, seconds, processes, profile=None, page_user=None):
+    batched_before = shared_batches(url)
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     begin = time.time() + 10  # the client processes need a moment to start
@@ -164,17 +225,25 @@ def run(variant, url, server, users, seconds, processes, profile=None):
         client_cpu += cpu
     server.stop()
     threads.stop()
+    browser = page_user.between(begin, stop_at) if page_user is not None else None
     busy = machine_busy_seconds() - busy
     for w in workers:
         w.join(timeout=30)
     if profiler is not None:
         profiler.wait(timeout=60)
+    requests, passes = (a - b for a, b in zip(shared_batches(url), batched_before))
     return {"variant": variant, "users": users, "seconds": seconds,
             "requests": len(latencies), "requests_per_s": round(len(latencies) / seconds, 1),
             "p50_ms": round(1000 * percentile(latencies, 50), 1),
             "p95_ms": round(1000 * percentile(latencies, 95), 1),
             "p99_ms": round(1000 * percentile(latencies, 99), 1),
             "errors": len(errors), "error_lines": errors[:20],
+            **({"browser_predictions": len(browser),
+                "browser_p95_ms": round(1000 * percentile(browser, 95), 1),
+                "browser_errors": page_user.errors_between(begin, stop_at)[:5]}
+               if browser is not None else {}),
+            # how many requests one forward pass carried, on average
+            "requests_per_forward_pass": round(requests / passes, 2) if passes else None,
             # where the cores went in the measured window (client CPU includes start-up)
             "server_cpu_s": server.seconds, "client_cpu_s": round(client_cpu, 1),
             "server_cpu_s_by_thread_name": threads.seconds,
@@ -194,6 +263,8 @@ def main():
     p.add_argument("--py-spy", dest="py_spy", metavar="PREFIX",
                    help="record the server with py-spy in each run: PREFIX-<variant>-<round>"
                         ".txt (collapsed stacks, every thread, native frames off)")
+    p.add_argument("--browser", action="store_true",
+                   help="a person on the page too (chromium): its p95 idle and in each run")
     p.add_argument("--save", help="write the results here (JSON)")
     args = p.parse_args()
     users = max(1, min(args.users, 200))
@@ -206,15 +277,26 @@ def main():
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     proc = launch(Path(workdir) / "data", port)
+    page_user = None
     try:
         wait_ready(url)
         server = ServerCPU(proc)
+        page_user = PageUser(url) if args.browser else None
+        idle_browser = None
+        if page_user is not None:  # its idle p95 first: 30 s with nobody else
+            page_user.start()
+            idle_from = time.time()
+            time.sleep(30)
+            idle_browser = page_user.between(idle_from, time.time())
+            print(json.dumps({"browser_idle_p95_ms": round(1000 * percentile(idle_browser, 95),
+                                                             1),
+                              "browser_idle_predictions": len(idle_browser)}), flush=True)
         runs = []
         for n in range(rounds):
             for variant in variants:
                 profile = args.py_spy and f"{args.py_spy}-{variant}-{n + 1}.txt"
                 runs.append({"round": n + 1, **run(variant, url, server, users, seconds,
-                                                   args.processes, profile)})
+                                                   args.processes, profile, page_user)})
                 print(json.dumps({k: v for k, v in runs[-1].items() if k != "error_lines"}),
                       flush=True)
         summary = {}
@@ -222,7 +304,11 @@ def main():
             mine = [r for r in runs if r["variant"] == variant]
             summary[variant] = {k: [r[k] for r in mine] for k in (
                 "requests_per_s", "p50_ms", "p95_ms", "errors", "server_cpu_s",
-                "client_cpu_s")}
+                "client_cpu_s", "requests_per_forward_pass")}
+            if page_user is not None:
+                summary[variant]["browser_p95_over_idle"] = [
+                    round(r["browser_p95_ms"] / (1000 * percentile(idle_browser, 95)), 2)
+                    for r in mine]
         if set(VARIANTS) <= set(variants):
             route, gradio = summary["route"], summary["gradio"]
             summary["route_over_gradio_requests_per_s"] = [
@@ -230,6 +316,8 @@ def main():
                 for a, b in zip(route["requests_per_s"], gradio["requests_per_s"])]
             summary["route_over_gradio_p95"] = [
                 round(a / b, 2) for a, b in zip(route["p95_ms"], gradio["p95_ms"])]
+        if idle_browser is not None:
+            summary["browser_idle_p95_ms"] = round(1000 * percentile(idle_browser, 95), 1)
         result = {"machine": common.machine(), "date": time.strftime("%Y-%m-%d"),
                   "preset": PRESET, "users": users, "seconds": seconds,
                   "client_processes": args.processes, "runs": runs, "summary": summary}
@@ -238,6 +326,8 @@ def main():
             Path(args.save).write_text(json.dumps(result, indent=2) + "\n")
         return 0 if not any(r["errors"] for r in runs) else 1
     finally:
+        if page_user is not None:
+            page_user.stop()
         stop(proc)
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -105,7 +105,10 @@ class PredictionService:
         models = {shown[name]: self.cache.get(name) for name in loaded}
         traces = {name: m.compiled.trace_count for name, m in models.items()}
         salience = {name: m.compiled_salience.trace_count for name, m in models.items()}
+        batching = {name: dict(zip(("requests", "passes"), m.batching()))
+                    for name, m in models.items()}
         return {"traces": sum(traces.values()), "traces_per_preset": traces,
+                "shared_batches_per_preset": batching,
                 "salience_traces": sum(salience.values()),
                 "salience_traces_per_preset": salience, "loaded": list(models),
                 "warm": self.warm.is_set(), "salience_warm": self.salience_warm.is_set(),

@@ -18,9 +18,9 @@ import json
 import logging
 import secrets
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from albert_demo.errors import UserError
 
@@ -30,6 +30,11 @@ SESSION_HEADER = "X-Session-Id"
 # 16 texts of 2,000 characters, each of which JSON may spell in 6 bytes ("\u00e9"), fit
 # with room to spare; anything larger is refused before it is read in full.
 MAX_BODY_BYTES = 256 * 1024
+# Worker threads the route's requests may hold at once; the rest wait, at no cost, for one.
+# Its own pool: run on anyio's default one (40 threads, which Gradio's page events use
+# too), 50 programs held every thread and a person on the page waited behind them. 24 keep
+# the engine's shared batches full (16 short texts) with room for the next ones' encoding.
+ROUTE_THREADS = 24
 
 
 class _Refused(Exception):
@@ -95,6 +100,12 @@ def fill_mask_routes(fill_mask, users=None):
     fill_mask: a `FillMaskService`; users: the server's logins, if it has any."""
     router = APIRouter()
     check_login = basic_auth_checker(users)
+    threads = []  # the route's CapacityLimiter, made inside the server's event loop
+
+    def route_threads():
+        if not threads:
+            threads.append(anyio.CapacityLimiter(ROUTE_THREADS))
+        return threads[0]
 
     @router.post("/models/{preset:path}")
     async def fill_mask_task(preset: str, request: Request):
@@ -104,7 +115,8 @@ def fill_mask_routes(fill_mask, users=None):
             session_id = request.headers.get(SESSION_HEADER)
             # The forward runs on a worker thread, where the engine's batcher shares it
             # with whatever else is waiting at the same length.
-            reply = await run_in_threadpool(fill_mask.answer, preset, payload, session_id)
+            reply = await anyio.to_thread.run_sync(fill_mask.answer, preset, payload,
+                                                   session_id, limiter=route_threads())
         except _Refused as refused:
             return error_reply(refused.status, str(refused))
         except UserError as error:

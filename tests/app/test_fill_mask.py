@@ -218,3 +218,45 @@ def test_engine_stats_names_only_the_presets_known_by_name(services):
     shown = str(stats)
     assert "secretmodel" not in shown and "aea2266d" not in shown and "/srv" not in shown
     assert set(stats["traces_per_preset"]) == set(stats["loaded"])
+
+
+def test_the_route_holds_its_own_threads_never_the_pages(services):
+    """Programs flooding the route wait for the route's own worker threads: anyio's default
+    pool, where Gradio runs the page's events, stays free for the people on the page."""
+    import asyncio
+    import threading
+
+    import anyio
+    import httpx
+
+    from albert_demo.ui.fill_mask_route import ROUTE_THREADS
+
+    inside, lock, release = [0], threading.Lock(), threading.Event()
+
+    class Held(FillMaskService):
+        def answer(self, *args):
+            with lock:
+                inside[0] += 1
+            assert release.wait(60)
+            return []
+
+    async def flood():
+        app = FastAPI(routes=fill_mask_routes(Held(services.predictions)))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://route") as client:
+            sent = [asyncio.create_task(client.post(f"/models/{TINY}", json={"inputs": "x"}))
+                    for _ in range(ROUTE_THREADS + 16)]
+            for _ in range(6000):  # until every route thread is taken (at most 60 s)
+                if inside[0] >= ROUTE_THREADS:
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)  # time for any request beyond them to start, were it let
+            taken = inside[0]
+            page_pool = anyio.to_thread.current_default_thread_limiter().borrowed_tokens
+            release.set()
+            replies = await asyncio.gather(*sent)
+        return taken, page_pool, replies
+
+    taken, page_pool, replies = asyncio.run(flood())
+    assert taken == ROUTE_THREADS and page_pool == 0
+    assert [r.status_code for r in replies] == [200] * (ROUTE_THREADS + 16)

@@ -72,3 +72,31 @@ def test_concurrent_predictions_equal_lone_ones():
     served = sum(b.requests - before.get(n, (0, 0))[1] for n, b in predictor._batchers.items())
     passes = sum(b.batches - before.get(n, (0, 0))[0] for n, b in predictor._batchers.items())
     assert served == len(TEXTS) * 3 and passes <= served
+
+
+def test_a_queue_of_short_texts_shares_passes_of_up_to_16():
+    """Under load, short texts (length bucket 16) go 16 to a pass, long ones fewer: a pass
+    holds at most 256 tokens, so its wait stays short while each row costs less."""
+    from albert_demo.engine.predictor import MaskPredictor, serving_batch
+
+    assert [serving_batch(t) for t in (16, 32, 64, 128, 256, 512)] == [16, 8, 4, 2, 1, 1]
+    predictor = MaskPredictor(ModelCache().get(EMBEDDED_PRESET).masked_lm)
+    started, gate, sizes = threading.Event(), threading.Event(), []
+    ranked_rows = predictor._ranked_rows
+
+    def held_first_pass(items):
+        sizes.append(len(items))
+        if len(sizes) == 1:
+            started.set()
+            assert gate.wait(60)  # the others queue up behind the first pass
+        return ranked_rows(items)
+
+    predictor._ranked_rows = held_first_pass
+    with ThreadPoolExecutor(21) as pool:
+        first = pool.submit(predictor.predict, "The sky is [MASK].", 3)
+        assert started.wait(60)
+        rest = [pool.submit(predictor.predict, f"Text {n} is [MASK].", 3) for n in range(20)]
+        wait_for(lambda: len(predictor._batchers[16]._queue) == 20)
+        gate.set()
+        assert first.result()["masks"] and all(f.result()["masks"] for f in rest)
+    assert sizes == [1, 16, 4]
