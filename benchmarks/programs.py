@@ -5,11 +5,17 @@ against `/predict` through `gradio_client`, on one launched app, same preset, sa
 N users (threads in niced client processes, as `tests/load/run_load.py` runs them) loop
 fill-mask requests for `--seconds` per run; the two variants run one after the other,
 `--rounds` times (route, gradio, route, gradio, ...). Per run: requests/s, p50/p95/p99,
-errors, and where the CPU went (server process vs client processes). The machine's CPU and
-vector ISA go with every figure. Bounded in users, seconds and rounds; loopback only.
+errors, requests per forward pass, and where the CPU went (server process by thread name
+vs client processes). The machine's CPU and vector ISA go with every figure. Bounded in
+users, seconds, rounds and servers; loopback only.
 
-    python benchmarks/programs.py --users 50 --seconds 60 \
+    python benchmarks/programs.py --users 50 --seconds 60 --rounds 2 --browser \
         --save benchmarks/results/programs-cpu.json
+    python benchmarks/programs.py --variants route --servers 2     # a second process
+    python benchmarks/programs.py --variants route --py-spy /tmp/spy  # where Python goes
+
+`--browser` adds a person on the page (Debian's chromium, Playwright) who predicts over and
+over: its p95 alone first, then during each run.
 """
 
 import argparse
@@ -77,12 +83,13 @@ def user(variant, url, index, begin, stop_at, latencies, errors, lock):
             latencies.append(time.perf_counter() - start)
 
 
-def user_process(variant, url, indices, begin, stop_at, queue):
-    """Users as threads of one niced process (the clients share the server's cores)."""
+def user_process(variant, urls, indices, begin, stop_at, queue):
+    """Users as threads of one niced process (the clients share the server's cores); user
+    i talks to server i mod len(urls), as a balancer in front of them would spread them."""
     os.nice(10)
     latencies, errors, lock = [], [], threading.Lock()
-    threads = [threading.Thread(target=user, args=(variant, url, i, begin, stop_at,
-                                                   latencies, errors, lock))
+    threads = [threading.Thread(target=user, args=(variant, urls[i % len(urls)], i, begin,
+                                                   stop_at, latencies, errors, lock))
                for i in indices]
     for t in threads:
         t.start()
@@ -93,21 +100,22 @@ def user_process(variant, url, indices, begin, stop_at, queue):
 
 
 class ServerThreads:
-    """CPU seconds per thread name of the server process in the measured window, e.g.
+    """CPU seconds per thread name of the server processes in the measured window, e.g.
     how much went to XLA's pool against Python's threads (event loop, workers)."""
 
-    def __init__(self, pid):
-        self.pid, self.seconds, self._start = pid, None, {}
+    def __init__(self, pids):
+        self.pids, self.seconds, self._start = pids, None, {}
 
     def _now(self):
         import psutil
         names = {}
-        for thread in psutil.Process(self.pid).threads():
-            try:
-                name = Path(f"/proc/{self.pid}/task/{thread.id}/comm").read_text().strip()
-            except OSError:  # the thread ended meanwhile
-                continue
-            names[thread.id] = (name, thread.user_time + thread.system_time)
+        for pid in self.pids:
+            for thread in psutil.Process(pid).threads():
+                try:
+                    name = Path(f"/proc/{pid}/task/{thread.id}/comm").read_text().strip()
+                except OSError:  # the thread ended meanwhile
+                    continue
+                names[(pid, thread.id)] = (name, thread.user_time + thread.system_time)
         return names
 
     def start(self):
@@ -192,38 +200,74 @@ def record_profile(pid, seconds, path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def shared_batches(url):
-    """(requests, forward passes) of the preset's shared batches so far (/engine_stats)."""
-    stats = make_client(url).predict(api_name="/engine_stats")
-    counts = stats["shared_batches_per_preset"].get(PRESET, {"requests": 0, "passes": 0})
-    return counts["requests"], counts["passes"]
+def shared_batches(urls):
+    """(requests, forward passes) of the preset's shared batches so far (/engine_stats),
+    over every server."""
+    requests = passes = 0
+    for url in urls:
+        stats = make_client(url).predict(api_name="/engine_stats")
+        counts = stats["shared_batches_per_preset"].get(PRESET, {"requests": 0, "passes": 0})
+        requests, passes = requests + counts["requests"], passes + counts["passes"]
+    return requests, passes
 
 
-def run(variant, url, server, users, seconds, processes, profile=None, page_user=None):
-    batched_before = shared_batches(url)
+class Servers:
+    """N launched apps, each on its own port with its own engine (a second process is
+    how more cores would be used: one Python process serves on about one core)."""
+
+    def __init__(self, count, workdir):
+        self.ports = [free_port() for _ in range(count)]
+        self.urls = [f"http://127.0.0.1:{port}/" for port in self.ports]
+        self.procs = [launch(Path(workdir) / f"data-{n}", port)
+                      for n, port in enumerate(self.ports)]
+        self.cpu = [ServerCPU(proc) for proc in self.procs]
+        self.seconds = None
+
+    def wait_ready(self):
+        for url in self.urls:
+            wait_ready(url)
+
+    def start(self):
+        for cpu in self.cpu:
+            cpu.start()
+
+    def stop(self):
+        for cpu in self.cpu:
+            cpu.stop()
+        self.seconds = round(sum(cpu.seconds for cpu in self.cpu), 1)
+
+    def close(self):
+        for proc in self.procs:
+            stop(proc)
+
+
+def run(variant, servers, users, seconds, processes, profile=None, page_user=None):
+    urls = servers.urls
+    batched_before = shared_batches(urls)
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     begin = time.time() + 10  # the client processes need a moment to start
     stop_at = begin + seconds
     groups = [list(range(users))[n::processes] for n in range(processes)]
     workers = [context.Process(target=user_process,
-                               args=(variant, url, g, begin, stop_at, queue))
+                               args=(variant, urls, g, begin, stop_at, queue))
                for g in groups if g]
     for w in workers:
         w.start()
     time.sleep(max(0.0, begin - time.time()))
-    server.start()
-    threads = ServerThreads(server.proc.pid)
+    servers.start()
+    threads = ServerThreads([proc.pid for proc in servers.procs])
     threads.start()
     busy, load = machine_busy_seconds(), common.load_average()
-    profiler = record_profile(server.proc.pid, seconds, profile) if profile else None
+    profiler = (record_profile(servers.procs[0].pid, seconds, profile) if profile
+                else None)
     latencies, errors, client_cpu = [], [], 0.0
     for _ in workers:
         part, errs, cpu = queue.get(timeout=seconds + 300)
         latencies += part
         errors += errs
         client_cpu += cpu
-    server.stop()
+    servers.stop()
     threads.stop()
     browser = page_user.between(begin, stop_at) if page_user is not None else None
     busy = machine_busy_seconds() - busy
@@ -231,8 +275,8 @@ def run(variant, url, server, users, seconds, processes, profile=None, page_user
         w.join(timeout=30)
     if profiler is not None:
         profiler.wait(timeout=60)
-    requests, passes = (a - b for a, b in zip(shared_batches(url), batched_before))
-    return {"variant": variant, "users": users, "seconds": seconds,
+    requests, passes = (a - b for a, b in zip(shared_batches(urls), batched_before))
+    return {"variant": variant, "servers": len(urls), "users": users, "seconds": seconds,
             "requests": len(latencies), "requests_per_s": round(len(latencies) / seconds, 1),
             "p50_ms": round(1000 * percentile(latencies, 50), 1),
             "p95_ms": round(1000 * percentile(latencies, 95), 1),
@@ -245,7 +289,7 @@ def run(variant, url, server, users, seconds, processes, profile=None, page_user
             # how many requests one forward pass carried, on average
             "requests_per_forward_pass": round(requests / passes, 2) if passes else None,
             # where the cores went in the measured window (client CPU includes start-up)
-            "server_cpu_s": server.seconds, "client_cpu_s": round(client_cpu, 1),
+            "server_cpu_s": servers.seconds, "client_cpu_s": round(client_cpu, 1),
             "server_cpu_s_by_thread_name": threads.seconds,
             # everything on the machine: the rest is other people's work on a shared VM
             "machine_busy_cpu_s": round(busy, 1), "load_average_before": load}
@@ -265,6 +309,9 @@ def main():
                         ".txt (collapsed stacks, every thread, native frames off)")
     p.add_argument("--browser", action="store_true",
                    help="a person on the page too (chromium): its p95 idle and in each run")
+    p.add_argument("--servers", type=int, default=1,
+                   help="app processes, users spread over them (the route only: the "
+                        "page's state lives in one process)")
     p.add_argument("--save", help="write the results here (JSON)")
     args = p.parse_args()
     users = max(1, min(args.users, 200))
@@ -273,15 +320,14 @@ def main():
     variants = [v for v in VARIANTS if v in args.variants.split(",")]
     if not variants:
         p.error(f"--variants: choose among {', '.join(VARIANTS)}")
+    if not 1 <= args.servers <= 4 or (args.servers > 1 and variants != ["route"]):
+        p.error("--servers: 1 to 4, and more than 1 only with --variants route")
     workdir = tempfile.mkdtemp(prefix="albert-programs-")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    proc = launch(Path(workdir) / "data", port)
+    servers = Servers(args.servers, workdir)
     page_user = None
     try:
-        wait_ready(url)
-        server = ServerCPU(proc)
-        page_user = PageUser(url) if args.browser else None
+        servers.wait_ready()
+        page_user = PageUser(servers.urls[0]) if args.browser else None
         idle_browser = None
         if page_user is not None:  # its idle p95 first: 30 s with nobody else
             page_user.start()
@@ -295,7 +341,7 @@ def main():
         for n in range(rounds):
             for variant in variants:
                 profile = args.py_spy and f"{args.py_spy}-{variant}-{n + 1}.txt"
-                runs.append({"round": n + 1, **run(variant, url, server, users, seconds,
+                runs.append({"round": n + 1, **run(variant, servers, users, seconds,
                                                    args.processes, profile, page_user)})
                 print(json.dumps({k: v for k, v in runs[-1].items() if k != "error_lines"}),
                       flush=True)
@@ -319,7 +365,8 @@ def main():
         if idle_browser is not None:
             summary["browser_idle_p95_ms"] = round(1000 * percentile(idle_browser, 95), 1)
         result = {"machine": common.machine(), "date": time.strftime("%Y-%m-%d"),
-                  "preset": PRESET, "users": users, "seconds": seconds,
+                  "preset": PRESET, "servers": args.servers, "users": users,
+                  "seconds": seconds,
                   "client_processes": args.processes, "runs": runs, "summary": summary}
         print(json.dumps(summary, indent=2))
         if args.save:
@@ -328,7 +375,7 @@ def main():
     finally:
         if page_user is not None:
             page_user.stop()
-        stop(proc)
+        servers.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
