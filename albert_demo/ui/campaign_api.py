@@ -38,8 +38,9 @@ ENDPOINTS = {
 def add_campaign_api(service, exports_dir):
     """The /campaign_* endpoints for programs (gradio_client). The annotator is the
     request's login, else its `session_id` (required then, unverified): any private string
-    the caller keeps, as for the other stateful endpoints. Long only because it holds one
-    short function per endpoint, each with the typed signature the API page shows."""
+    the caller keeps, as for the other stateful endpoints. Not on the API page
+    (ui/public_api.py): gradio_client passes every argument, positionally. Long only
+    because it holds one short function per endpoint."""
 
     @user_errors
     def campaign_list(session_id: str = "", request: gr.Request = None,

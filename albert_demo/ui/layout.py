@@ -197,6 +197,7 @@ def build_demo(context, title="ALBERT masked-LM demo"):
             if on_load[tab_id]:
                 load.then(**on_load[tab_id], api_name=f"{tab_id}_on_load",
                           api_visibility="private")
-    # The API page lists the program API; MCP serves read-only tools (ui/public_api.py).
+    # The API page lists only the read-only, stateless endpoints; MCP serves some of them
+    # as tools; the rest stay callable but unlisted (ui/public_api.py).
     publish_only(demo)
     return demo

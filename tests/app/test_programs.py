@@ -2,12 +2,13 @@
 `InferenceClient.fill_mask` and a plain `requests` call on `POST /models/<preset>`, the real
 `mcp` client on Gradio's MCP server, and what the public API listing shows."""
 
-import ast
 import asyncio
+import json
 
 import pytest
 import requests
 from gradio_client import Client
+from gradio_client.exceptions import AppError
 from huggingface_hub import InferenceClient
 from huggingface_hub.errors import HfHubHTTPError
 
@@ -20,12 +21,15 @@ TOOLS = {"fill_mask", "score_candidates", "compare_presets", "explain_prediction
 STATEFUL = {"annotate", "annotation_update", "annotations_export", "annotations_import",
             "save_annotation", "campaign_create", "campaign_submit", "campaign_export",
             "finetune_start", "finetune_status", "run_delete", "run_import", "run_export"}
-# The program API the listing keeps (gradio_client reads defaults only for listed ones),
-# and page events it no longer lists.
+# The public listing: exactly the read-only, stateless endpoints.
 LISTED = {"/predict", "/predict_joint", "/score_candidates", "/attention", "/compare",
-          "/salience", "/engine_stats", "/annotate", "/annotations_export", "/campaign_next"}
-PAGE_EVENTS = {"/analyse", "/save_annotation", "/pick_mask", "/load_example",
-               "/attention_refresh_0", "/compare_view", "/annotations_search"}
+          "/salience", "/engine_stats"}
+# Unlisted, still callable: endpoints that read or change someone's data, and page events.
+UNLISTED = {"/annotate", "/annotation_update", "/annotation_delete", "/annotations_import",
+            "/annotations_export", "/evaluate", "/campaign_create", "/campaign_next",
+            "/campaign_submit", "/campaign_export_download", "/finetune_start",
+            "/finetune_status", "/analyse", "/save_annotation", "/pick_mask",
+            "/load_example", "/attention_refresh_0", "/compare_view", "/annotations_search"}
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +44,7 @@ def app(tmp_path_factory):
     try:
         launched.wait_until_serving()
         launched.gradio = Client(launched.url, verbose=False)
-        wait_for_warm_up(launched.gradio)  # /engine_stats: unlisted, still callable
+        wait_for_warm_up(launched.gradio)
         yield launched
     finally:
         launched.stop()
@@ -119,16 +123,34 @@ def test_finetuned_models_by_session_header(app):
         assert refused.status_code == 400 and list(refused.json()) == ["error"]
 
 
-def test_the_listing_keeps_the_program_api_and_hides_the_pages_events(app):
-    listed = set(requests.get(f"{app.url}gradio_api/info", timeout=30).json()["named_endpoints"])
-    assert LISTED <= listed and not PAGE_EVENTS & listed
+def test_the_listing_is_the_read_only_endpoints_the_rest_stays_callable(app):
+    listed = requests.get(f"{app.url}gradio_api/info", timeout=30).json()["named_endpoints"]
+    assert set(listed) == LISTED  # the API page, and what agents see
+    viewed = app.gradio.view_api(print_info=False, return_format="dict")
+    assert set(viewed["named_endpoints"]) == LISTED
     every = set(requests.get(f"{app.url}gradio_api/info?all_endpoints=true",
                              timeout=30).json()["named_endpoints"])
-    assert PAGE_EVENTS <= every  # the page still calls them
-    # a listed stateful endpoint keeps its defaults for gradio_client (session_id last)
-    row = app.gradio.predict("The sky is [MASK].", EMBEDDED_PRESET, 0, "right",
-                             session_id="programs-test", api_name="/annotate")
+    assert UNLISTED <= every  # the page still calls them
+
+
+def test_an_unlisted_endpoint_takes_every_argument_positionally(app):
+    text = "The sky is [MASK]."
+    with pytest.raises(ValueError, match="does not support key-word arguments"):
+        app.gradio.predict(text, EMBEDDED_PRESET, 0, "right", "", "", "",
+                           session_id="programs-test", api_name="/annotate")
+    row = app.gradio.predict(text, EMBEDDED_PRESET, 0, "right", "", "", "", "programs-test",
+                             api_name="/annotate")
     assert row["session_id"] == "programs-test"
+    # and still refuses another person's rows, and a call without a session id
+    with pytest.raises(AppError, match=f"No annotation #{row['id']} among yours"):
+        app.gradio.predict("someone-else", row["id"], None, None, None, "mine now",
+                           api_name="/annotation_update")
+    with pytest.raises(AppError, match="needs your session_id"):
+        app.gradio.predict("", row["id"], None, None, None, "mine now",
+                           api_name="/annotation_update")
+    mine = app.gradio.predict("programs-test", row["id"], None, None, None, "edited",
+                              api_name="/annotation_update")
+    assert (mine["id"], mine["note"]) == (row["id"], "edited")
 
 
 async def _mcp(url, calls):
@@ -155,11 +177,10 @@ def test_mcp_tools_are_the_read_only_ones_and_answer_as_predict(app):
         assert "Read-only" in tool.description
         assert all(p.get("description") for p in tool.inputSchema["properties"].values())
     assert not filled.isError
-    # Gradio hands a dict back as its Python repr
-    found = ast.literal_eval(filled.content[0].text)
+    found = json.loads(filled.content[0].text)  # JSON, not Gradio's Python repr
     assert [[(p["score"], p["token_id"], p["token"]) for p in m["predictions"]]
             for m in found["masks"]] == predicted(app, text, 3)
     assert refused.isError and "No [MASK] token found" in refused.content[0].text
-    assert not explained.isError and "attributions" in explained.content[0].text
+    assert not explained.isError and "attributions" in json.loads(explained.content[0].text)
     # not listed, and not callable by name either
     assert stateful.isError and "Unknown tool" in stateful.content[0].text

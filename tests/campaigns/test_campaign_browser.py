@@ -6,6 +6,7 @@ import pytest
 from gradio_client import Client
 
 from albert_demo.presets.registry import EMBEDDED_PRESET
+from tests.campaigns.test_campaign_api import create_args
 from tests.harness.app import LaunchedApp
 from tests.harness.browser import BROWSER_MARKS, SHOTS, open_page
 
@@ -51,8 +52,9 @@ def progress(page):
 
 def test_five_items_with_the_keyboard_only(app):
     owner = Client(app.url, auth=("olivia", "owner-pw"), verbose=False)
-    cid = owner.predict("Keyboard", SENTENCES, "txt", [EMBEDDED_PRESET], 5, 1,
-                        "Tick every word that fits.", api_name="/campaign_create")["id"]
+    cid = owner.predict(*create_args("Keyboard", SENTENCES, "txt", [EMBEDDED_PRESET], 5, 1,
+                                     "Tick every word that fits."),
+                        api_name="/campaign_create")["id"]
     with open_page(None, 1280, 900) as page:
         login(page, app.url, "kim", "kim-pw")
         page.set_viewport_size({"width": 420, "height": 900})  # annotate on a phone-sized page
@@ -101,7 +103,7 @@ def test_five_items_with_the_keyboard_only(app):
         page.keyboard.press("4")
         press("Enter", "yours 5")
 
-    answers = owner.predict(cid, api_name="/campaign_agreement")
+    answers = owner.predict(cid, "", api_name="/campaign_agreement")
     assert answers["annotators"] == [{"annotator": "kim", "judgments": 5,
                                       "units_with_a_majority_of_others": 0,
                                       "agreement_with_majority": None}]
@@ -139,7 +141,7 @@ def test_a_plain_txt_campaign_from_the_page_with_the_defaults(app, tmp_path):
         page.get_by_text("Dashboard, review, evaluation, export").click()
         page.locator("#campaign-dashboard").click()
         page.wait_for_selector("#campaign-figures :text('No item is held by anyone')")
-    [made] = [c for c in owner.predict(api_name="/campaign_list") if c["name"] == "Plain"]
+    [made] = [c for c in owner.predict("", api_name="/campaign_list") if c["name"] == "Plain"]
     assert made["source"]["masking"]["strategy"] == "least_sure"
 
     with open_page(None, 1280, 900) as page:
@@ -175,8 +177,9 @@ def test_an_anonymous_annotator_is_the_same_after_a_reload(open_app):
     """Gradio's session hash changes on a reload; the page's own browser session id does
     not, so "yours" and the answers given stay with the person."""
     creator = Client(open_app.url, verbose=False)
-    cid = creator.predict("Reload", SENTENCES, "txt", [EMBEDDED_PRESET], 5, 2, "",
-                          session_id="creator-session", api_name="/campaign_create")["id"]
+    cid = creator.predict(*create_args("Reload", SENTENCES, "txt", [EMBEDDED_PRESET], 5, 2, "",
+                                       session_id="creator-session"),
+                          api_name="/campaign_create")["id"]
 
     def open_campaign(page):
         page.get_by_role("tab", name="Campaigns").click()
