@@ -241,6 +241,29 @@ class Servers:
             stop(proc)
 
 
+# Where a sample of the GIL-holding thread is, by its innermost frame's file.
+PARTS = (("our code (service, predictor, tokenizer)", ("albert_demo/", "sentencepiece")),
+         ("JAX dispatch", ("jax/", "jaxlib")),
+         ("JSON", ("json/",)),
+         ("thread hand-off (anyio, threading, queue)", ("anyio/", "threading.py", "queue.py")),
+         ("HTTP server and event loop (uvicorn, asyncio)", ("uvicorn/", "asyncio/")),
+         ("routing and middleware (FastAPI, Starlette, Gradio)",
+          ("fastapi/", "starlette/", "gradio/")))
+
+
+def python_time_by_part(path):
+    """{part: share of the samples} from py-spy's collapsed stacks (GIL holder only)."""
+    counts, total = {}, 0
+    for line in Path(path).read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        leaf = stack.split(";")[-1]
+        part = next((name for name, files in PARTS if any(f in leaf for f in files)), "other")
+        counts[part] = counts.get(part, 0) + int(n)
+        total += int(n)
+    return {"samples": total, **{part: round(n / total, 3) for part, n in
+                                 sorted(counts.items(), key=lambda item: -item[1])}}
+
+
 def run(variant, servers, users, seconds, processes, profile=None, page_user=None):
     urls = servers.urls
     batched_before = shared_batches(urls)
@@ -273,8 +296,10 @@ def run(variant, servers, users, seconds, processes, profile=None, page_user=Non
     busy = machine_busy_seconds() - busy
     for w in workers:
         w.join(timeout=30)
+    python_parts = None
     if profiler is not None:
         profiler.wait(timeout=60)
+        python_parts = python_time_by_part(profile) if Path(profile).exists() else None
     requests, passes = (a - b for a, b in zip(shared_batches(urls), batched_before))
     return {"variant": variant, "servers": len(urls), "users": users, "seconds": seconds,
             "requests": len(latencies), "requests_per_s": round(len(latencies) / seconds, 1),
@@ -291,6 +316,7 @@ def run(variant, servers, users, seconds, processes, profile=None, page_user=Non
             # where the cores went in the measured window (client CPU includes start-up)
             "server_cpu_s": servers.seconds, "client_cpu_s": round(client_cpu, 1),
             "server_cpu_s_by_thread_name": threads.seconds,
+            **({"python_gil_samples_by_part": python_parts} if python_parts else {}),
             # everything on the machine: the rest is other people's work on a shared VM
             "machine_busy_cpu_s": round(busy, 1), "load_average_before": load}
 
