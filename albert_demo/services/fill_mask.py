@@ -15,7 +15,7 @@ piece, as `/score_candidates` and transformers do), best first.
 """
 
 from albert_demo.engine.errors import InputError, whole_number
-from albert_demo.engine.predictor import clean_text
+from albert_demo.engine.predictor import clean_text, normalise_masks
 from albert_demo.masks import MASK, fill_masks
 
 # Texts one request may carry: each is bounded like a /predict text and served one after
@@ -76,7 +76,8 @@ def _check_reply_size(texts, top_k, targets):
         return
     if targets is not None:
         per_mask = min(per_mask, len(targets))
-    size = sum(text.upper().count(MASK) * max(per_mask, 1) * (len(text) + 80)
+    # every spelling /predict reads as a mask ("[ mask ]" too) counts
+    size = sum(normalise_masks(text).count(MASK) * max(per_mask, 1) * (len(text) + 80)
                for text in texts)
     if size > MAX_REPLY_CHARS:
         raise InputError(f"This request would return about {size / 1e6:.0f} MB (every "

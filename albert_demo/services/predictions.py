@@ -105,8 +105,10 @@ class PredictionService:
         models = {shown[name]: self.cache.get(name) for name in loaded}
         traces = {name: m.compiled.trace_count for name, m in models.items()}
         salience = {name: m.compiled_salience.trace_count for name, m in models.items()}
+        # Only for presets known by name: counts for "other model N" would tell anyone
+        # polling when its owner uses it.
         batching = {name: dict(zip(("requests", "passes"), m.batching()))
-                    for name, m in models.items()}
+                    for name, m in models.items() if name in known}
         return {"traces": sum(traces.values()), "traces_per_preset": traces,
                 "shared_batches_per_preset": batching,
                 "salience_traces": sum(salience.values()),

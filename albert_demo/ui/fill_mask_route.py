@@ -117,6 +117,9 @@ def fill_mask_routes(fill_mask, users=None):
             # with whatever else is waiting at the same length.
             reply = await anyio.to_thread.run_sync(fill_mask.answer, preset, payload,
                                                    session_id, limiter=route_threads())
+            # Inside the try: a score JSON cannot hold (a diverged fine-tune's NaN) is
+            # our fault, answered as one, not a bare 500.
+            return JSONResponse(reply)
         except _Refused as refused:
             return error_reply(refused.status, str(refused))
         except UserError as error:
@@ -125,6 +128,5 @@ def fill_mask_routes(fill_mask, users=None):
             log.exception("unexpected error in POST /models/%s", preset)
             return error_reply(500, f"Something went wrong ({type(error).__name__}); the "
                                     "details are in the server log.")
-        return JSONResponse(reply)
 
     return router.routes

@@ -183,6 +183,19 @@ def test_a_reply_of_tens_of_megabytes_is_refused_before_any_work(services, fill_
     one = fill_mask.answer(TINY, {"inputs": text, "parameters": {"top_k": 50}})
     assert len(one) == 20 and all(len(mask) == 50 for mask in one)
     assert len(str(one)) < MAX_REPLY_CHARS
+    spaced = text.replace("[MASK]", "[ mask ]")  # read as masks: counted as masks
+    with pytest.raises(InputError, match="would return about .* MB"):
+        fill_mask.answer(TINY, {"inputs": [spaced] * MAX_INPUTS, "parameters": {"top_k": 50}})
+
+
+def test_a_score_json_cannot_hold_is_a_json_500(services):
+    class Diverged(FillMaskService):
+        def answer(self, *args):
+            return [{"score": float("nan"), "token": 1, "token_str": "x", "sequence": "x"}]
+
+    http = TestClient(FastAPI(routes=fill_mask_routes(Diverged(services.predictions))))
+    response = http.post(f"/models/{TINY}", json={"inputs": "The sky is [MASK]."})
+    assert response.status_code == 500 and list(response.json()) == ["error"]
 
 
 def test_mcp_is_refused_with_logins():
@@ -218,6 +231,9 @@ def test_engine_stats_names_only_the_presets_known_by_name(services):
     shown = str(stats)
     assert "secretmodel" not in shown and "aea2266d" not in shown and "/srv" not in shown
     assert set(stats["traces_per_preset"]) == set(stats["loaded"])
+    # how often a private model is used is its owner's business too
+    counted = set(stats["shared_batches_per_preset"])
+    assert TINY in counted and not any(name.startswith("other model") for name in counted)
 
 
 def test_the_route_holds_its_own_threads_never_the_pages(services):
