@@ -8,8 +8,9 @@ speak it, on the same server as the page but outside Gradio's queue and event pr
 
 A mistake the caller can fix answers 400 with `{"error": message}` (what the Hub's API
 answers and what `huggingface_hub` shows in its exception); a body over the bound 413; a
-fault of ours 500 with the same JSON and no trace. `finetuned/<name>` models are the
-caller's, named by the `X-Session-Id` header.
+fault of ours 500 with the same JSON and no trace; a server already holding
+`MAX_PENDING` requests 503, at once, with `Retry-After`. `finetuned/<name>` models are
+the caller's, named by the `X-Session-Id` header.
 """
 
 import base64
@@ -35,6 +36,12 @@ MAX_BODY_BYTES = 256 * 1024
 # too), 50 programs held every thread and a person on the page waited behind them. 24 keep
 # the engine's shared batches full (16 short texts) with room for the next ones' encoding.
 ROUTE_THREADS = 24
+# Requests the route holds at once, running or waiting for a thread; one more is refused
+# (503) before its body is read. Without a bound, a flood of connections queues without
+# end, each holding its body, and every caller's wait grows with it. 256 is about a
+# second of waiting at the ~200 requests/s 2 cores serve (benchmarks/README.md).
+MAX_PENDING = 256
+RETRY_AFTER_S = 1
 
 
 class _Refused(Exception):
@@ -43,8 +50,8 @@ class _Refused(Exception):
         self.status = status
 
 
-def error_reply(status, message):
-    return JSONResponse({"error": message}, status_code=status)
+def error_reply(status, message, headers=None):
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 async def read_body(request, limit=MAX_BODY_BYTES):
@@ -94,13 +101,15 @@ def basic_auth_checker(users):
     return check
 
 
-def fill_mask_routes(fill_mask, users=None):
+def fill_mask_routes(fill_mask, users=None, max_pending=MAX_PENDING):
     """The routes to put in front of Gradio's (`launch(app_kwargs={"routes": ...})`).
 
-    fill_mask: a `FillMaskService`; users: the server's logins, if it has any."""
+    fill_mask: a `FillMaskService`; users: the server's logins, if it has any;
+    max_pending: requests held at once before the next is answered 503."""
     router = APIRouter()
     check_login = basic_auth_checker(users)
     threads = []  # the route's CapacityLimiter, made inside the server's event loop
+    pending = [0]  # read and changed on the event loop only: no lock needed
 
     def route_threads():
         if not threads:
@@ -109,6 +118,17 @@ def fill_mask_routes(fill_mask, users=None):
 
     @router.post("/models/{preset:path}")
     async def fill_mask_task(preset: str, request: Request):
+        if pending[0] >= max_pending:
+            return error_reply(503, f"The server is holding {max_pending} requests; try "
+                                    f"again in {RETRY_AFTER_S} s.",
+                               headers={"Retry-After": str(RETRY_AFTER_S)})
+        pending[0] += 1
+        try:
+            return await answer(preset, request)
+        finally:
+            pending[0] -= 1
+
+    async def answer(preset, request):
         try:
             check_login(request)
             payload = parse_json(await read_body(request))

@@ -276,3 +276,47 @@ def test_the_route_holds_its_own_threads_never_the_pages(services):
     taken, page_pool, replies = asyncio.run(flood())
     assert taken == ROUTE_THREADS and page_pool == 0
     assert [r.status_code for r in replies] == [200] * (ROUTE_THREADS + 16)
+
+
+def test_a_flood_beyond_the_bound_is_a_503_at_once_and_the_bound_frees_again(services):
+    """Requests past `max_pending` (running or waiting for a route thread) are refused at
+    once with Retry-After, before their bodies are read; finished ones free their place."""
+    import asyncio
+    import threading
+
+    import httpx
+
+    from albert_demo.ui.fill_mask_route import ROUTE_THREADS
+
+    bound, extra = ROUTE_THREADS + 4, 6
+    inside, lock, release = [0], threading.Lock(), threading.Event()
+
+    class Held(FillMaskService):
+        def answer(self, *args):
+            with lock:
+                inside[0] += 1
+            assert release.wait(60)
+            return [[]]
+
+    async def flood():
+        app = FastAPI(routes=fill_mask_routes(Held(services.predictions), max_pending=bound))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://route") as client:
+            sent = [asyncio.create_task(client.post(f"/models/{TINY}", json={"inputs": "x"}))
+                    for _ in range(bound + extra)]
+            for _ in range(6000):  # until every route thread is taken (at most 60 s)
+                if inside[0] >= ROUTE_THREADS:
+                    break
+                await asyncio.sleep(0.01)
+            refused = [task.result() for task in sent if task.done()]  # while all are held
+            release.set()
+            replies = await asyncio.gather(*sent)
+            later = await client.post(f"/models/{TINY}", json={"inputs": "x"})
+        return refused, replies, later
+
+    refused, replies, later = asyncio.run(flood())
+    assert [r.status_code for r in refused] == [503] * extra
+    assert refused[0].headers["retry-after"] == "1"
+    assert f"holding {bound} requests" in refused[0].json()["error"]
+    assert sorted(r.status_code for r in replies) == [200] * bound + [503] * extra
+    assert later.status_code == 200
