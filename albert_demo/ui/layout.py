@@ -21,6 +21,7 @@ from albert_demo.ui.explain_api import add_explanation_api
 from albert_demo.ui.finetune_tab import build_finetune_tab
 from albert_demo.ui.errors import user_errors
 from albert_demo.ui.preset_choices import preset_choices
+from albert_demo.ui.program_threads import on_program_threads
 from albert_demo.ui.predict_tab import build_predict_tab
 from albert_demo.ui.public_api import publish_only
 from albert_demo.ui.salience_view import build_salience_view
@@ -116,10 +117,11 @@ def add_api(predictions, annotations):
         return predictions.engine_stats()
 
     # Light, thread-safe calls bounded by the request limits: served directly, without
-    # the queue's per-event overhead. (fill_mask is /predict: the name agents see.)
-    gr.api(fill_mask, api_name="predict", queue=False)
+    # the queue's per-event overhead, on threads of their own, never the page's.
+    # (fill_mask is /predict: the name agents see.)
+    gr.api(on_program_threads(fill_mask), api_name="predict", queue=False)
     for fn in (predict_joint, score_candidates, annotate, engine_stats):
-        gr.api(fn, api_name=fn.__name__, queue=False)
+        gr.api(on_program_threads(fn), api_name=fn.__name__, queue=False)
     # Attention replies can be megabytes: in the queue, two at a time, so a burst of them
     # waits instead of stalling every other user.
     gr.api(attention, api_name="attention", concurrency_limit=2)

@@ -1,0 +1,63 @@
+"""Queue-free program endpoints run on their own worker threads, never the page's."""
+
+import asyncio
+import inspect
+import threading
+
+import anyio
+
+from albert_demo.ui.program_threads import PROGRAM_THREADS, on_program_threads
+
+
+def test_a_flood_holds_the_programs_threads_never_the_pages():
+    inside, lock, release = [0], threading.Lock(), threading.Event()
+
+    def held(text: str, top_k: int = 5) -> dict:
+        """Doc an agent reads."""
+        with lock:
+            inside[0] += 1
+        assert release.wait(60)
+        return {"text": text, "top_k": top_k}
+
+    run = on_program_threads(held)
+
+    async def flood():
+        calls = [asyncio.create_task(run(f"t{n}", top_k=n)) for n in range(PROGRAM_THREADS + 8)]
+        for _ in range(6000):  # until every program thread is taken (at most 60 s)
+            if inside[0] >= PROGRAM_THREADS:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # time for any call beyond them to start, were it let
+        taken = inside[0]
+        page_pool = anyio.to_thread.current_default_thread_limiter().borrowed_tokens
+        release.set()
+        return taken, page_pool, await asyncio.gather(*calls)
+
+    taken, page_pool, replies = asyncio.run(flood())
+    assert taken == PROGRAM_THREADS and page_pool == 0
+    assert replies == [{"text": f"t{n}", "top_k": n} for n in range(PROGRAM_THREADS + 8)]
+    # What Gradio's API page and MCP tools read is the function's own.
+    assert inspect.iscoroutinefunction(run)
+    assert inspect.signature(run) == inspect.signature(held) and run.__doc__ == held.__doc__
+
+
+def test_every_queue_free_program_endpoint_of_the_page_uses_them(tmp_path):
+    from albert_demo.annotations import AnnotationStore
+    from albert_demo.ui.context import UIContext
+    from albert_demo.ui.layout import build_demo
+    from tests.campaigns.conftest import FakeCache
+    from tests.harness.services import build_services
+
+    store = AnnotationStore(f"sqlite+pysqlite:///{tmp_path / 'annotations.sqlite3'}")
+    try:
+        parts = build_services(FakeCache(), store, tmp_path)
+        demo = build_demo(UIContext(parts.predictions, parts.annotations, parts.evaluation,
+                                    tmp_path))
+        programs = {fn.api_name: fn for fn in demo.fns.values()
+                    if fn.api_name in {"predict", "predict_joint", "score_candidates",
+                                       "annotate", "engine_stats"}}
+        assert len(programs) == 5
+        for name, fn in programs.items():
+            assert not fn.queue and inspect.iscoroutinefunction(fn.fn), name
+    finally:
+        store.close()
