@@ -61,3 +61,32 @@ def test_every_queue_free_program_endpoint_of_the_page_uses_them(tmp_path):
             assert not fn.queue and inspect.iscoroutinefunction(fn.fn), name
     finally:
         store.close()
+
+
+def test_calls_past_the_bound_are_refused_at_once_and_the_bound_frees_again():
+    import gradio as gr
+    import pytest
+
+    release, bound, extra = threading.Event(), PROGRAM_THREADS + 4, 3
+
+    def held(n: int) -> int:
+        assert release.wait(60)
+        return n
+
+    run = on_program_threads(held, max_pending=bound)
+
+    async def flood():
+        calls = [asyncio.create_task(run(n)) for n in range(bound + extra)]
+        await asyncio.sleep(0.2)  # every call has started: held, waiting or refused
+        refused = [call for call in calls if call.done()]
+        release.set()
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        return refused, results, await run(99)
+
+    refused, results, later = asyncio.run(flood())
+    assert len(refused) == extra
+    for call in refused:
+        with pytest.raises(gr.Error, match=f"holding {bound} program requests"):
+            call.result()
+    assert [r for r in results if not isinstance(r, Exception)] == list(range(bound))
+    assert later == 99  # the places are free again
