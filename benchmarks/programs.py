@@ -190,11 +190,16 @@ class PageUser:
         self._thread.join(timeout=180)
 
 
+def py_spy_path():
+    """py-spy on PATH or beside this Python, or None."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return shutil.which("py-spy") or (str(beside) if beside.exists() else None)
+
+
 def record_profile(pid, seconds, path):
     """py-spy sampling the server for `seconds` (only the thread holding the GIL: where Python time goes)."""
     import subprocess
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    return subprocess.Popen([py_spy, "record", "--pid", str(pid), "--duration",
+    return subprocess.Popen([py_spy_path(), "record", "--pid", str(pid), "--duration",
                              str(int(seconds)), "--rate", "50", "--format", "raw", "--gil",
                              "--output", str(path), "--nonblocking"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -348,6 +353,8 @@ def main():
         p.error(f"--variants: choose among {', '.join(VARIANTS)}")
     if not 1 <= args.servers <= 4 or (args.servers > 1 and variants != ["route"]):
         p.error("--servers: 1 to 4, and more than 1 only with --variants route")
+    if args.py_spy and py_spy_path() is None:  # before minutes of start-up, not after
+        p.error("--py-spy: py-spy is not installed (pip install py-spy)")
     workdir = tempfile.mkdtemp(prefix="albert-programs-")
     servers = Servers(args.servers, workdir)
     page_user = None

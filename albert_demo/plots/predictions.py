@@ -1,8 +1,8 @@
 """Top-k predictions per [MASK] as ranked horizontal bar charts, one panel per mask."""
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
+from albert_demo.plots import grid
 from albert_demo.plots.labels import piece_label, short
 
 # Steps for the probability axis: the smallest that gives at most 5 ticks is used, so no
@@ -40,24 +40,24 @@ def predictions_chart(result, pieces=None):
         titles.append(f"[MASK] {n}{order}")
     panels = [PANEL_PX + BAR_PX * len(m["predictions"]) for m in masks]
     plot_px = sum(panels) + GAP_PX * (len(masks) - 1)
-    fig = make_subplots(rows=len(masks), cols=1, subplot_titles=titles,
-                        row_heights=panels,
-                        vertical_spacing=GAP_PX / plot_px if len(masks) > 1 else 0)
+    domains = grid.cells(len(masks), 1, y_gap=GAP_PX / plot_px if len(masks) > 1 else 0,
+                         row_heights=panels)
     end, step, tickformat = probability_axis(
         max(p["score"] for m in masks for p in m["predictions"]))
-    for row, mask in enumerate(masks, 1):
+    bars = []
+    for k, mask in enumerate(masks):
         preds = mask["predictions"]
         labels = [token_label(p, pieces) for p in preds]
-        fig.add_trace(go.Bar(
+        bars.append(go.Bar(
             x=[p["score"] for p in preds],
             # A rank prefix keeps repeated tokens apart and the order explicit.
             y=[f"{rank}. {short(label, 18)}" for rank, label in enumerate(labels, 1)],
             customdata=labels, orientation="h",
             text=[f"{p['score']:.1%}" for p in preds], textposition="outside",
-            cliponaxis=False, showlegend=False,
-            hovertemplate="%{customdata}: %{x:.2%}<extra></extra>"), row=row, col=1)
-        fig.update_yaxes(autorange="reversed", automargin=True, row=row, col=1)
-        fig.update_xaxes(range=[0, end], dtick=step, tickformat=tickformat, row=row, col=1)
-    fig.update_layout(height=plot_px + TOP_PX + BOTTOM_PX, bargap=0.25,
-                      margin=dict(l=10, r=10, t=TOP_PX, b=BOTTOM_PX))
-    return fig
+            cliponaxis=False, showlegend=False, **grid.trace_axes(k),
+            hovertemplate="%{customdata}: %{x:.2%}<extra></extra>"))
+    return go.Figure(bars, dict(
+        grid.layout(domains, x_axis=dict(range=[0, end], dtick=step, tickformat=tickformat),
+                    y_axis=dict(autorange="reversed", automargin=True), titles=titles),
+        height=plot_px + TOP_PX + BOTTOM_PX, bargap=0.25,
+        margin=dict(l=10, r=10, t=TOP_PX, b=BOTTOM_PX)))
