@@ -2,8 +2,11 @@
 route (`ui/fill_mask_route.py`) without launching the app; `test_programs.py` drives the
 launched app with the real clients."""
 
+import asyncio
 import base64
 from concurrent.futures import ThreadPoolExecutor
+
+import anyio
 
 import pytest
 from fastapi import FastAPI
@@ -12,7 +15,8 @@ from fastapi.testclient import TestClient
 from albert_demo.engine import InputError
 from albert_demo.presets.registry import EMBEDDED_PRESET
 from albert_demo.services.fill_mask import MAX_INPUTS, FillMaskService
-from albert_demo.ui.fill_mask_route import MAX_BODY_BYTES, fill_mask_routes
+from albert_demo.ui.fill_mask_route import MAX_BODY_BYTES, ROUTE_THREADS, fill_mask_routes
+from tests.harness.held_calls import HeldCalls
 
 TINY = EMBEDDED_PRESET
 ELEMENT = {"score", "token", "token_str", "sequence"}
@@ -236,40 +240,40 @@ def test_engine_stats_names_only_the_presets_known_by_name(services):
     assert TINY in counted and not any(name.startswith("other model") for name in counted)
 
 
+class HeldFillMask(FillMaskService):
+    """Answers only when the test releases it."""
+
+    def __init__(self, predictions, held):
+        super().__init__(predictions)
+        self.held = held
+
+    def answer(self, *args):
+        self.held.hold()
+        return [[]]
+
+
+async def post_all(app, count):
+    """`count` requests sent at once to `app`: (client, their tasks)."""
+    import httpx
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://route")
+    return client, [asyncio.create_task(client.post(f"/models/{TINY}", json={"inputs": "x"}))
+                    for _ in range(count)]
+
+
 def test_the_route_holds_its_own_threads_never_the_pages(services):
     """Programs flooding the route wait for the route's own worker threads: anyio's default
     pool, where Gradio runs the page's events, stays free for the people on the page."""
-    import asyncio
-    import threading
-
-    import anyio
-    import httpx
-
-    from albert_demo.ui.fill_mask_route import ROUTE_THREADS
-
-    inside, lock, release = [0], threading.Lock(), threading.Event()
-
-    class Held(FillMaskService):
-        def answer(self, *args):
-            with lock:
-                inside[0] += 1
-            assert release.wait(60)
-            return []
+    held = HeldCalls()
 
     async def flood():
-        app = FastAPI(routes=fill_mask_routes(Held(services.predictions)))
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://route") as client:
-            sent = [asyncio.create_task(client.post(f"/models/{TINY}", json={"inputs": "x"}))
-                    for _ in range(ROUTE_THREADS + 16)]
-            for _ in range(6000):  # until every route thread is taken (at most 60 s)
-                if inside[0] >= ROUTE_THREADS:
-                    break
-                await asyncio.sleep(0.01)
+        app = FastAPI(routes=fill_mask_routes(HeldFillMask(services.predictions, held)))
+        client, sent = await post_all(app, ROUTE_THREADS + 16)
+        async with client:
+            await held.until_inside(ROUTE_THREADS)
             await asyncio.sleep(0.2)  # time for any request beyond them to start, were it let
-            taken = inside[0]
+            taken = held.inside
             page_pool = anyio.to_thread.current_default_thread_limiter().borrowed_tokens
-            release.set()
+            held.release.set()
             replies = await asyncio.gather(*sent)
         return taken, page_pool, replies
 
@@ -281,35 +285,16 @@ def test_the_route_holds_its_own_threads_never_the_pages(services):
 def test_a_flood_beyond_the_bound_is_a_503_at_once_and_the_bound_frees_again(services):
     """Requests past `max_pending` (running or waiting for a route thread) are refused at
     once with Retry-After, before their bodies are read; finished ones free their place."""
-    import asyncio
-    import threading
-
-    import httpx
-
-    from albert_demo.ui.fill_mask_route import ROUTE_THREADS
-
-    bound, extra = ROUTE_THREADS + 4, 6
-    inside, lock, release = [0], threading.Lock(), threading.Event()
-
-    class Held(FillMaskService):
-        def answer(self, *args):
-            with lock:
-                inside[0] += 1
-            assert release.wait(60)
-            return [[]]
+    held, bound, extra = HeldCalls(), ROUTE_THREADS + 4, 6
 
     async def flood():
-        app = FastAPI(routes=fill_mask_routes(Held(services.predictions), max_pending=bound))
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://route") as client:
-            sent = [asyncio.create_task(client.post(f"/models/{TINY}", json={"inputs": "x"}))
-                    for _ in range(bound + extra)]
-            for _ in range(6000):  # until every route thread is taken (at most 60 s)
-                if inside[0] >= ROUTE_THREADS:
-                    break
-                await asyncio.sleep(0.01)
+        app = FastAPI(routes=fill_mask_routes(HeldFillMask(services.predictions, held),
+                                              max_pending=bound))
+        client, sent = await post_all(app, bound + extra)
+        async with client:
+            await held.until_inside(ROUTE_THREADS)
             refused = [task.result() for task in sent if task.done()]  # while all are held
-            release.set()
+            held.release.set()
             replies = await asyncio.gather(*sent)
             later = await client.post(f"/models/{TINY}", json={"inputs": "x"})
         return refused, replies, later

@@ -7,30 +7,26 @@ import threading
 import anyio
 
 from albert_demo.ui.program_threads import PROGRAM_THREADS, on_program_threads
+from tests.harness.held_calls import HeldCalls
 
 
 def test_a_flood_holds_the_programs_threads_never_the_pages():
-    inside, lock, release = [0], threading.Lock(), threading.Event()
+    held = HeldCalls()
 
-    def held(text: str, top_k: int = 5) -> dict:
+    def answer(text: str, top_k: int = 5) -> dict:
         """Doc an agent reads."""
-        with lock:
-            inside[0] += 1
-        assert release.wait(60)
+        held.hold()
         return {"text": text, "top_k": top_k}
 
-    run = on_program_threads(held)
+    run = on_program_threads(answer)
 
     async def flood():
         calls = [asyncio.create_task(run(f"t{n}", top_k=n)) for n in range(PROGRAM_THREADS + 8)]
-        for _ in range(6000):  # until every program thread is taken (at most 60 s)
-            if inside[0] >= PROGRAM_THREADS:
-                break
-            await asyncio.sleep(0.01)
+        await held.until_inside(PROGRAM_THREADS)
         await asyncio.sleep(0.2)  # time for any call beyond them to start, were it let
-        taken = inside[0]
+        taken = held.inside
         page_pool = anyio.to_thread.current_default_thread_limiter().borrowed_tokens
-        release.set()
+        held.release.set()
         return taken, page_pool, await asyncio.gather(*calls)
 
     taken, page_pool, replies = asyncio.run(flood())
@@ -38,7 +34,7 @@ def test_a_flood_holds_the_programs_threads_never_the_pages():
     assert replies == [{"text": f"t{n}", "top_k": n} for n in range(PROGRAM_THREADS + 8)]
     # What Gradio's API page and MCP tools read is the function's own.
     assert inspect.iscoroutinefunction(run)
-    assert inspect.signature(run) == inspect.signature(held) and run.__doc__ == held.__doc__
+    assert inspect.signature(run) == inspect.signature(answer) and run.__doc__ == answer.__doc__
 
 
 def test_every_queue_free_program_endpoint_of_the_page_uses_them(tmp_path):
