@@ -9,7 +9,7 @@ speak it, on the same server as the page but outside Gradio's queue and event pr
 A mistake the caller can fix answers 400 with `{"error": message}` (what the Hub's API
 answers and what `huggingface_hub` shows in its exception); a body over the bound 413; a
 fault of ours 500 with the same JSON and no trace; a server already holding
-`MAX_PENDING` requests 503, at once, with `Retry-After`. `finetuned/<name>` models are
+`MAX_PENDING` requests 503, at once, with `Retry-After`; a body not sent within `BODY_SECONDS` 408. `finetuned/<name>` models are
 the caller's, named by the `X-Session-Id` header.
 """
 
@@ -22,6 +22,7 @@ import secrets
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from albert_demo.errors import UserError
 
@@ -42,6 +43,10 @@ ROUTE_THREADS = 24
 # second of waiting at the ~200 requests/s 2 cores serve (benchmarks/README.md).
 MAX_PENDING = 256
 RETRY_AFTER_S = 1
+# A body must arrive within this; a request counts towards `MAX_PENDING` only once it
+# has, so connections trickling a byte at a time (slowloris) cannot hold the places of
+# real requests: each costs at most `MAX_BODY_BYTES` for at most this long.
+BODY_SECONDS = 10
 
 
 class _Refused(Exception):
@@ -101,11 +106,13 @@ def basic_auth_checker(users):
     return check
 
 
-def fill_mask_routes(fill_mask, users=None, max_pending=MAX_PENDING):
+def fill_mask_routes(fill_mask, users=None, max_pending=MAX_PENDING,
+                     body_seconds=BODY_SECONDS):
     """The routes to put in front of Gradio's (`launch(app_kwargs={"routes": ...})`).
 
     fill_mask: a `FillMaskService`; users: the server's logins, if it has any;
-    max_pending: requests held at once before the next is answered 503."""
+    max_pending: requests held at once (their bodies read) before the next is answered
+    503; body_seconds: the time a body may take to arrive."""
     router = APIRouter()
     check_login = basic_auth_checker(users)
     threads = []  # the route's CapacityLimiter, made inside the server's event loop
@@ -116,23 +123,42 @@ def fill_mask_routes(fill_mask, users=None, max_pending=MAX_PENDING):
             threads.append(anyio.CapacityLimiter(ROUTE_THREADS))
         return threads[0]
 
+    def busy(count, what):
+        return error_reply(503, f"The server is holding {count} {what}; try again in "
+                                f"{RETRY_AFTER_S} s.",
+                           headers={"Retry-After": str(RETRY_AFTER_S)})
+
+    async def read_in_time(request):
+        try:
+            with anyio.fail_after(body_seconds):
+                return await read_body(request)
+        except TimeoutError:
+            raise _Refused(408, f"The request body did not arrive within {body_seconds} "
+                                "s.") from None
+
     @router.post("/models/{preset:path}")
     async def fill_mask_task(preset: str, request: Request):
-        if pending[0] >= max_pending:
-            return error_reply(503, f"The server is holding {max_pending} requests; try "
-                                    f"again in {RETRY_AFTER_S} s.",
-                               headers={"Retry-After": str(RETRY_AFTER_S)})
-        pending[0] += 1
-        try:
-            return await answer(preset, request)
-        finally:
-            pending[0] -= 1
-
-    async def answer(preset, request):
         try:
             check_login(request)
-            payload = parse_json(await read_body(request))
-            session_id = request.headers.get(SESSION_HEADER)
+            payload = parse_json(await read_in_time(request))
+            if pending[0] >= max_pending:
+                return busy(max_pending, "requests")
+            pending[0] += 1
+            try:
+                return await answer(preset, payload, request.headers.get(SESSION_HEADER))
+            finally:
+                pending[0] -= 1
+        except _Refused as refused:
+            return error_reply(refused.status, str(refused))
+        except ClientDisconnect:  # the caller left while sending: nobody to answer
+            return error_reply(400, "The request body was cut off.")
+        except Exception as error:
+            log.exception("unexpected error in POST /models/%s", preset)
+            return error_reply(500, f"Something went wrong ({type(error).__name__}); the "
+                                    "details are in the server log.")
+
+    async def answer(preset, payload, session_id):
+        try:
             # The forward runs on a worker thread, where the engine's batcher shares it
             # with whatever else is waiting at the same length.
             reply = await anyio.to_thread.run_sync(fill_mask.answer, preset, payload,
@@ -140,8 +166,6 @@ def fill_mask_routes(fill_mask, users=None, max_pending=MAX_PENDING):
             # Inside the try: a score JSON cannot hold (a diverged fine-tune's NaN) is
             # our fault, answered as one, not a bare 500.
             return JSONResponse(reply)
-        except _Refused as refused:
-            return error_reply(refused.status, str(refused))
         except UserError as error:
             return error_reply(400, str(error))
         except Exception as error:

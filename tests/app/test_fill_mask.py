@@ -305,3 +305,28 @@ def test_a_flood_beyond_the_bound_is_a_503_at_once_and_the_bound_frees_again(ser
     assert f"holding {bound} requests" in refused[0].json()["error"]
     assert sorted(r.status_code for r in replies) == [200] * bound + [503] * extra
     assert later.status_code == 200
+
+
+def test_a_body_trickled_in_never_holds_a_real_requests_place(fill_mask):
+    """A connection sending a byte now and then (slowloris) never counts among the
+    requests held, and is cut off after `body_seconds`."""
+    async def trickle():
+        yield b'{"inputs": '
+        await asyncio.sleep(5)
+        yield b'"x [MASK]"}'
+
+    async def scenario():
+        app = FastAPI(routes=fill_mask_routes(fill_mask, max_pending=1, body_seconds=0.5))
+        import httpx
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://route") as client:
+            slow = asyncio.create_task(client.post(f"/models/{TINY}", content=trickle()))
+            await asyncio.sleep(0.1)
+            real = await client.post(f"/models/{TINY}", json={"inputs": "The sky is [MASK]."})
+            # `real` was counted while `slow` still trickled (0.1 s in, of 0.5): with the
+            # place taken before the body, it would have been a 503.
+            return await slow, real
+
+    slow, real = asyncio.run(scenario())
+    assert slow.status_code == 408 and "within 0.5 s" in slow.json()["error"]
+    assert real.status_code == 200 and real.json()[0]["token_str"]

@@ -5,6 +5,7 @@ import inspect
 import threading
 
 import anyio
+import gradio as gr
 
 from albert_demo.ui.program_threads import PROGRAM_THREADS, on_program_threads
 from tests.harness.held_calls import HeldCalls
@@ -86,3 +87,41 @@ def test_calls_past_the_bound_are_refused_at_once_and_the_bound_frees_again():
             call.result()
     assert [r for r in results if not isinstance(r, Exception)] == list(range(bound))
     assert later == 99  # the places are free again
+
+
+def test_a_cancelled_call_keeps_its_place_until_its_thread_is_done():
+    """gradio_client's job.cancel() cancels the waiting task; the work already running
+    goes on, so its place must too, or cancelling in a loop would start unbounded work."""
+    held, bound = HeldCalls(), PROGRAM_THREADS + 2
+
+    def answer(n: int) -> int:
+        held.hold()
+        return n
+
+    run = on_program_threads(answer, max_pending=bound)
+
+    async def cancel_and_retry():
+        from albert_demo.ui.program_threads import program_pool
+        calls = [asyncio.create_task(run(n)) for n in range(bound)]
+        await held.until_inside(PROGRAM_THREADS)
+        for call in calls:
+            call.cancel()
+        await asyncio.sleep(0.2)
+        held_after_cancel = program_pool().pending  # 16 running; 2 never started: freed
+        retries = [asyncio.create_task(run(99)) for _ in range(3)]  # 2 places are free
+        await asyncio.sleep(0.2)
+        refused = [retry.exception() for retry in retries if retry.done()]
+        running = held.inside
+        held.release.set()
+        for _ in range(500):
+            if program_pool().pending == 0:
+                break
+            await asyncio.sleep(0.01)
+        return (held_after_cancel, refused, running, await asyncio.gather(*retries[:2]),
+                program_pool().pending)
+
+    held_after_cancel, refused, running, retried, left = asyncio.run(cancel_and_retry())
+    assert held_after_cancel == PROGRAM_THREADS
+    assert len(refused) == 1 and isinstance(refused[0], gr.Error)
+    assert running == PROGRAM_THREADS  # the retries waited for a thread, none was added
+    assert retried == [99, 99] and left == 0
