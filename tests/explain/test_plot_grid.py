@@ -31,3 +31,18 @@ def test_cells_are_where_make_subplots_puts_them(rows, cols, x_gap, y_gap, heigh
 def test_a_cells_traces_are_drawn_on_its_axes():
     assert grid.trace_axes(0) == {"xaxis": "x", "yaxis": "y"}
     assert grid.trace_axes(4) == {"xaxis": "x5", "yaxis": "y5"}
+
+
+def test_a_grid_the_heads_do_not_fill_draws_no_empty_panels():
+    """5 heads on a 2 x 3 grid: five maps, each on axes of its own; make_subplots also drew
+    a sixth, empty panel, which said nothing."""
+    import numpy as np
+
+    from albert_demo.plots import heads_grid
+    attention = np.full((1, 5, 4, 4), 0.25)
+    figure = heads_grid(attention, ["[CLS]", "▁a", "[MASK]", "[SEP]"], 0).to_plotly_json()
+    axes = {name for name in figure["layout"] if "axis" in name}
+    assert axes == {"xaxis", "yaxis"} | {f"{xy}axis{k}" for xy in "xy" for k in range(2, 6)}
+    assert [(t["xaxis"], t["yaxis"]) for t in figure["data"]] == [
+        ("x", "y")] + [(f"x{k}", f"y{k}") for k in range(2, 6)]
+    assert [a["text"] for a in figure["layout"]["annotations"]] == [f"head {h}" for h in range(5)]
