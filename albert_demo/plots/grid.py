@@ -29,15 +29,12 @@ def axis_suffix(k):
 
 def layout(domains, x_axis=None, y_axis=None, titles=None):
     """Layout entries (axes, and each cell's title above it) for the cells `domains`;
-    `x_axis`/`y_axis`: settings every cell's axis gets, or a function of the cell index
-    that returns them."""
+    `x_axis`/`y_axis`: settings every cell's axis gets."""
     entries = {}
     for k, (x_domain, y_domain) in enumerate(domains):
         suffix = axis_suffix(k)
-        x = x_axis(k) if callable(x_axis) else dict(x_axis or {})
-        y = y_axis(k) if callable(y_axis) else dict(y_axis or {})
-        entries[f"xaxis{suffix}"] = dict(x, domain=x_domain, anchor=f"y{suffix}")
-        entries[f"yaxis{suffix}"] = dict(y, domain=y_domain, anchor=f"x{suffix}")
+        entries[f"xaxis{suffix}"] = dict(x_axis or {}, domain=x_domain, anchor=f"y{suffix}")
+        entries[f"yaxis{suffix}"] = dict(y_axis or {}, domain=y_domain, anchor=f"x{suffix}")
     if titles:
         entries["annotations"] = [
             dict(text=text, x=sum(x_domain) / 2, y=y_domain[1], xref="paper", yref="paper",

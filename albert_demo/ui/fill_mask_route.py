@@ -9,8 +9,9 @@ speak it, on the same server as the page but outside Gradio's queue and event pr
 A mistake the caller can fix answers 400 with `{"error": message}` (what the Hub's API
 answers and what `huggingface_hub` shows in its exception); a body over the bound 413; a
 fault of ours 500 with the same JSON and no trace; a server already holding
-`MAX_PENDING` requests 503, at once, with `Retry-After`; a body not sent within `BODY_SECONDS` 408. `finetuned/<name>` models are
-the caller's, named by the `X-Session-Id` header.
+`MAX_PENDING` requests 503, at once, with `Retry-After`; a body not sent within
+`BODY_SECONDS` 408. `finetuned/<name>` models are the caller's, named by the
+`X-Session-Id` header.
 """
 
 import base64
@@ -25,6 +26,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from albert_demo.errors import UserError
+from albert_demo.ui.bounded_workers import BoundedWorkers, Busy
 
 log = logging.getLogger("albert_demo.fill_mask")
 
@@ -33,12 +35,13 @@ SESSION_HEADER = "X-Session-Id"
 # with room to spare; anything larger is refused before it is read in full.
 MAX_BODY_BYTES = 256 * 1024
 # Worker threads the route's requests may hold at once; the rest wait, at no cost, for one.
-# Its own pool: run on anyio's default one (40 threads, which Gradio's page events use
-# too), 50 programs held every thread and a person on the page waited behind them. 24 keep
+# Its own pool (`BoundedWorkers`): run on anyio's default one (40 threads, which Gradio's
+# page events use too), 50 programs held every thread and a person on the page waited
+# behind them. 24 keep
 # the engine's shared batches full (16 short texts) with room for the next ones' encoding.
 ROUTE_THREADS = 24
 # Requests the route holds at once, running or waiting for a thread; one more is refused
-# (503) before its body is read. Without a bound, a flood of connections queues without
+# (503) before any work. Without a bound, a flood of connections queues without
 # end, each holding its body, and every caller's wait grows with it. 256 is about a
 # second of waiting at the ~200 requests/s 2 cores serve (benchmarks/README.md).
 MAX_PENDING = 256
@@ -115,18 +118,7 @@ def fill_mask_routes(fill_mask, users=None, max_pending=MAX_PENDING,
     503; body_seconds: the time a body may take to arrive."""
     router = APIRouter()
     check_login = basic_auth_checker(users)
-    threads = []  # the route's CapacityLimiter, made inside the server's event loop
-    pending = [0]  # read and changed on the event loop only: no lock needed
-
-    def route_threads():
-        if not threads:
-            threads.append(anyio.CapacityLimiter(ROUTE_THREADS))
-        return threads[0]
-
-    def busy(count, what):
-        return error_reply(503, f"The server is holding {count} {what}; try again in "
-                                f"{RETRY_AFTER_S} s.",
-                           headers={"Retry-After": str(RETRY_AFTER_S)})
+    workers = BoundedWorkers(ROUTE_THREADS, max_pending, "fill-mask-route")
 
     async def read_in_time(request):
         try:
@@ -140,34 +132,25 @@ def fill_mask_routes(fill_mask, users=None, max_pending=MAX_PENDING,
     async def fill_mask_task(preset: str, request: Request):
         try:
             check_login(request)
+            # Read before a place is taken: a body trickling in holds none.
             payload = parse_json(await read_in_time(request))
-            if pending[0] >= max_pending:
-                return busy(max_pending, "requests")
-            pending[0] += 1
-            try:
-                return await answer(preset, payload, request.headers.get(SESSION_HEADER))
-            finally:
-                pending[0] -= 1
-        except _Refused as refused:
-            return error_reply(refused.status, str(refused))
-        except ClientDisconnect:  # the caller left while sending: nobody to answer
-            return error_reply(400, "The request body was cut off.")
-        except Exception as error:
-            log.exception("unexpected error in POST /models/%s", preset)
-            return error_reply(500, f"Something went wrong ({type(error).__name__}); the "
-                                    "details are in the server log.")
-
-    async def answer(preset, payload, session_id):
-        try:
             # The forward runs on a worker thread, where the engine's batcher shares it
             # with whatever else is waiting at the same length.
-            reply = await anyio.to_thread.run_sync(fill_mask.answer, preset, payload,
-                                                   session_id, limiter=route_threads())
+            reply = await workers.run(fill_mask.answer, preset, payload,
+                                      request.headers.get(SESSION_HEADER))
             # Inside the try: a score JSON cannot hold (a diverged fine-tune's NaN) is
             # our fault, answered as one, not a bare 500.
             return JSONResponse(reply)
+        except _Refused as refused:
+            return error_reply(refused.status, str(refused))
+        except Busy:
+            return error_reply(503, f"The server is holding {max_pending} requests; try "
+                                    f"again in {RETRY_AFTER_S} s.",
+                               headers={"Retry-After": str(RETRY_AFTER_S)})
         except UserError as error:
             return error_reply(400, str(error))
+        except ClientDisconnect:  # the caller left while sending: nobody to answer
+            return error_reply(400, "The request body was cut off.")
         except Exception as error:
             log.exception("unexpected error in POST /models/%s", preset)
             return error_reply(500, f"Something went wrong ({type(error).__name__}); the "

@@ -7,6 +7,7 @@ import threading
 import anyio
 import gradio as gr
 
+from albert_demo.ui.bounded_workers import BoundedWorkers
 from albert_demo.ui.program_threads import PROGRAM_THREADS, on_program_threads
 from tests.harness.held_calls import HeldCalls
 
@@ -70,7 +71,7 @@ def test_calls_past_the_bound_are_refused_at_once_and_the_bound_frees_again():
         assert release.wait(60)
         return n
 
-    run = on_program_threads(held, max_pending=bound)
+    run = on_program_threads(held, BoundedWorkers(PROGRAM_THREADS, bound, "test"))
 
     async def flood():
         calls = [asyncio.create_task(run(n)) for n in range(bound + extra)]
@@ -98,27 +99,27 @@ def test_a_cancelled_call_keeps_its_place_until_its_thread_is_done():
         held.hold()
         return n
 
-    run = on_program_threads(answer, max_pending=bound)
+    workers = BoundedWorkers(PROGRAM_THREADS, bound, "test")
+    run = on_program_threads(answer, workers)
 
     async def cancel_and_retry():
-        from albert_demo.ui.program_threads import program_pool
         calls = [asyncio.create_task(run(n)) for n in range(bound)]
         await held.until_inside(PROGRAM_THREADS)
         for call in calls:
             call.cancel()
         await asyncio.sleep(0.2)
-        held_after_cancel = program_pool().pending  # 16 running; 2 never started: freed
+        held_after_cancel = workers.pending  # 16 running; 2 never started: freed
         retries = [asyncio.create_task(run(99)) for _ in range(3)]  # 2 places are free
         await asyncio.sleep(0.2)
         refused = [retry.exception() for retry in retries if retry.done()]
         running = held.inside
         held.release.set()
         for _ in range(500):
-            if program_pool().pending == 0:
+            if workers.pending == 0:
                 break
             await asyncio.sleep(0.01)
         return (held_after_cancel, refused, running, await asyncio.gather(*retries[:2]),
-                program_pool().pending)
+                workers.pending)
 
     held_after_cancel, refused, running, retried, left = asyncio.run(cancel_and_retry())
     assert held_after_cancel == PROGRAM_THREADS
